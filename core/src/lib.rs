@@ -1,0 +1,24 @@
+//! The partitioning logic of blockpart, free of any Wasm runtime or bindings.
+//!
+//! A [`Partition`] is a bounds-checked window onto a [`BlockDevice`]: the guest component wraps
+//! the device the host hands it, the host's native backend wraps a file or memory. Positions and
+//! sizes are in sectors; data lengths are in bytes and must be whole sectors.
+
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
+mod device;
+mod error;
+mod extent;
+mod mem_device;
+mod partition;
+mod sector_size;
+
+pub use device::{BlockDevice, Info};
+pub use error::{DeviceError, Error};
+pub use extent::{Extent, OutOfBounds};
+pub use mem_device::MemDevice;
+pub use partition::{MAX_TRANSFER_BYTES, Partition};
+pub use sector_size::SectorSize;

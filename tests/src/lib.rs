@@ -1,0 +1,130 @@
+//! The blockpart conformance suite.
+//!
+//! It is written against [`Disk`]: a disk, and a partitioner reaching it, behind opaque
+//! partition handles. Any implementation of the `partitioner` world can be checked by
+//! implementing [`Backend`]: the host does so for the guest component, this crate for the
+//! native `blockpart-core` partitions ([`NativeBackend`]) and for a plain model of the
+//! specification ([`ModelBackend`]). The disk's own bytes, read around the partitioner, are the
+//! oracle.
+//!
+//! A case panics on failure, like a test; [`run_case`] turns that into an error.
+
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
+mod cases;
+mod model;
+mod native;
+pub mod random;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+pub use blockpart_core::{DeviceError, Error, Info, MAX_TRANSFER_BYTES, OutOfBounds};
+pub use cases::{CASES, Case};
+pub use model::ModelBackend;
+pub use native::NativeBackend;
+
+/// The sector sizes every case runs with.
+pub const SECTOR_SIZES: [u32; 2] = [512, 4096];
+
+/// A partition handle, numbered by the backend in the order partitions are made (from 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Part(pub u32);
+
+/// The disk a case needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiskSpec {
+    /// Bytes per sector.
+    pub sector_size: u32,
+    /// Size in sectors.
+    pub sectors: u64,
+    /// Whether the device refuses writes.
+    pub read_only: bool,
+}
+
+impl DiskSpec {
+    /// The disk's size in bytes.
+    pub fn len(&self) -> usize {
+        usize::try_from(self.sectors.saturating_mul(u64::from(self.sector_size)))
+            .unwrap_or(usize::MAX)
+    }
+
+    /// Whether the disk has no sectors.
+    pub fn is_empty(&self) -> bool {
+        self.sectors == 0
+    }
+}
+
+/// An implementation of the partitioner under test.
+pub trait Backend {
+    /// A disk of `spec` holding `contents` (exactly `spec.len()` bytes).
+    fn disk(&self, spec: &DiskSpec, contents: &[u8]) -> Box<dyn Disk>;
+}
+
+/// A disk under test and the partitioner reaching it.
+///
+/// The operations are those of the WIT `partition` resource; `whole` and `connect` hand the
+/// partitioner a fresh handle to the device each time. A backend panics if its implementation
+/// fails in a way the WIT has no error for (a guest trap).
+pub trait Disk {
+    /// `partition.whole` of the device.
+    fn whole(&mut self) -> Result<Part, Error>;
+    /// `partition.connect` of the device at `first`.
+    fn connect(&mut self, first: u64) -> Result<(Part, Part), Error>;
+    /// `partition.subpartition`.
+    fn subpartition(&mut self, part: Part, first: u64) -> Result<(Part, Part), Error>;
+    /// `partition.slice`.
+    fn slice(&mut self, part: Part, start: u64, sectors: u64) -> Result<Part, Error>;
+    /// `partition.get-offset`.
+    fn offset(&mut self, part: Part) -> u64;
+    /// `partition.info`.
+    fn info(&mut self, part: Part) -> Info;
+    /// `partition.read`.
+    fn read(&mut self, part: Part, start: u64, len: u64) -> Result<Vec<u8>, Error>;
+    /// `partition.write`.
+    fn write(&mut self, part: Part, start: u64, data: &[u8]) -> Result<(), Error>;
+    /// `partition.flush`.
+    fn flush(&mut self, part: Part) -> Result<(), Error>;
+    /// `partition.discard`.
+    fn discard(&mut self, part: Part, start: u64, sectors: u64) -> Result<(), Error>;
+    /// `partition.write-zeroes`.
+    fn write_zeroes(&mut self, part: Part, start: u64, sectors: u64) -> Result<(), Error>;
+    /// `partition.disconnect`.
+    fn disconnect(&mut self, part: Part);
+    /// Drops the partition handle.
+    fn drop_partition(&mut self, part: Part);
+    /// Device handles the partitioner holds: given to it and not yet dropped.
+    fn live_devices(&self) -> usize;
+    /// Requests the device has received from the partitioner.
+    fn device_requests(&self) -> u64;
+    /// The disk's bytes, read around the partitioner.
+    fn bytes(&self) -> Vec<u8>;
+}
+
+/// Runs `case` with `sector_size` against `backend`: `Err` with the failure if it panicked.
+pub fn run_case(case: &Case, backend: &dyn Backend, sector_size: u32) -> Result<(), String> {
+    catch_unwind(AssertUnwindSafe(|| (case.run)(backend, sector_size))).map_err(|panic| {
+        panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_else(|| "the case panicked".to_owned())
+    })
+}
+
+/// `len` bytes of a pattern that differs with `seed` and along the buffer, so misplaced data
+/// shows.
+pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    let mut state = u32::from(seed).wrapping_mul(0x9E37_79B9) | 1;
+    (0..len)
+        .map(|_| {
+            // xorshift32: cheap, and never a run of equal bytes.
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state.to_le_bytes()[0]
+        })
+        .collect()
+}

@@ -1,1 +1,39 @@
-//! stub
+//! The Wasmtime host of blockpart: file-backed devices, the partitioner component, and the
+//! conformance backend that drives it.
+//!
+//! ```no_run
+//! use blockpart_core::SectorSize;
+//! use blockpart_host::{FileDevice, Runtime};
+//!
+//! let runtime = Runtime::new()?;
+//! let mut instance = runtime.instantiate()?;
+//! let disk = FileDevice::open("disk.img".as_ref(), SectorSize::B512, false)?;
+//! let (_boot, rest) = instance.connect(2048, disk)?;
+//! let first_sector = instance.read(rest, 0, 512)?;
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+
+mod component_backend;
+mod file_device;
+mod runtime;
+
+pub use component_backend::ComponentBackend;
+pub use file_device::{FileDevice, OpenError};
+pub use runtime::{GUEST_COMPONENT, Instance, PartitionHandle, Runtime};
+
+/// Why a call into the partitioner failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The partition refused the request or its device failed it.
+    #[error(transparent)]
+    Partition(#[from] blockpart_core::Error),
+    /// The guest trapped or broke the component contract. The instance must not be used again.
+    #[error("the partitioner failed: {0:#}")]
+    Guest(wasmtime::Error),
+}
+
+impl From<wasmtime::Error> for Error {
+    fn from(error: wasmtime::Error) -> Self {
+        Self::Guest(error)
+    }
+}

@@ -1,0 +1,151 @@
+//! A block device backed by a file, with positional I/O.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use blockpart_core::{BlockDevice, DeviceError, Extent, Info, SectorSize};
+use rustix::fs::{FallocateFlags, fallocate};
+use rustix::io::Errno;
+
+/// Why a file could not be opened as a block device.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The file could not be opened or measured.
+    #[error("cannot open {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The file's size is not a whole number of sectors.
+    #[error("{path} is {len} bytes, not a whole number of {sector_size}-byte sectors")]
+    NotWholeSectors {
+        /// The file.
+        path: String,
+        /// Its size in bytes.
+        len: u64,
+        /// The sector size asked for.
+        sector_size: u32,
+    },
+}
+
+/// A file as a block device: reads and writes at `sector * sector_size`, `flush` as
+/// `fdatasync`, `discard` as hole punching, `write-zeroes` as zero-range allocation.
+///
+/// Requests are checked against the file's size when it was opened; the device never grows
+/// the file.
+#[derive(Debug)]
+pub struct FileDevice {
+    file: File,
+    sector_size: SectorSize,
+    sectors: u64,
+    read_write: bool,
+}
+
+impl FileDevice {
+    /// Opens `path` with `sector_size`, read-only or read-write. The file's size must be a
+    /// whole number of sectors.
+    pub fn open(path: &Path, sector_size: SectorSize, read_only: bool) -> Result<Self, OpenError> {
+        let io = |source| OpenError::Io { path: path.display().to_string(), source };
+        let file = OpenOptions::new().read(true).write(!read_only).open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        let sectors = sector_size.sectors_in(len).ok_or_else(|| OpenError::NotWholeSectors {
+            path: path.display().to_string(),
+            len,
+            sector_size: sector_size.get(),
+        })?;
+        Ok(Self { file, sector_size, sectors, read_write: !read_only })
+    }
+
+    /// The byte offset and length of `sectors` sectors from `start`, checked against the file.
+    fn bytes(&self, start: u64, sectors: u64) -> Result<(u64, u64), DeviceError> {
+        let extent = Extent::whole(self.sectors)
+            .slice(start, sectors)
+            .map_err(|_| DeviceError::OutOfBounds)?;
+        let byte = |sectors| self.sector_size.bytes_in(sectors).ok_or(DeviceError::OutOfBounds);
+        Ok((byte(extent.start())?, byte(extent.sectors())?))
+    }
+
+    fn writable(&self) -> Result<(), DeviceError> {
+        if self.read_write { Ok(()) } else { Err(DeviceError::ReadOnly) }
+    }
+
+    fn sectors_in(&self, len: u64) -> Result<u64, DeviceError> {
+        self.sector_size.sectors_in(len).ok_or(DeviceError::Unaligned)
+    }
+
+    /// `fallocate` with `mode`, or writing zeroes where the file system cannot.
+    fn fallocate_or_zero(
+        &self,
+        mode: FallocateFlags,
+        start: u64,
+        sectors: u64,
+    ) -> Result<(), DeviceError> {
+        self.writable()?;
+        let (offset, len) = self.bytes(start, sectors)?;
+        match fallocate(&self.file, mode | FallocateFlags::KEEP_SIZE, offset, len) {
+            Ok(()) => Ok(()),
+            Err(Errno::OPNOTSUPP | Errno::NOSYS) => self.write_zero_bytes(offset, len),
+            Err(error) => Err(DeviceError::Io(error.to_string())),
+        }
+    }
+
+    #[expect(
+        clippy::arithmetic_side_effects,
+        reason = "offset < end inside the loop, and end was added with a check"
+    )]
+    fn write_zero_bytes(&self, mut offset: u64, len: u64) -> Result<(), DeviceError> {
+        const CHUNK: u64 = 1 << 20;
+        let zeroes = vec![0; usize::try_from(len.min(CHUNK)).map_err(io_error)?];
+        let end = offset.checked_add(len).ok_or(DeviceError::OutOfBounds)?;
+        while offset < end {
+            let n = (end - offset).min(CHUNK);
+            let chunk = zeroes.get(..usize::try_from(n).map_err(io_error)?);
+            self.file.write_all_at(chunk.ok_or(DeviceError::OutOfBounds)?, offset).map_err(io_error)?;
+            offset += n;
+        }
+        Ok(())
+    }
+}
+
+fn io_error(error: impl std::fmt::Display) -> DeviceError {
+    DeviceError::Io(error.to_string())
+}
+
+impl BlockDevice for FileDevice {
+    fn info(&self) -> Info {
+        Info {
+            read_write: self.read_write,
+            sector_size: self.sector_size.get(),
+            size_sectors: self.sectors,
+        }
+    }
+
+    fn read(&self, sector_start: u64, len: u64) -> Result<Vec<u8>, DeviceError> {
+        let (offset, len) = self.bytes(sector_start, self.sectors_in(len)?)?;
+        let mut data = vec![0; usize::try_from(len).map_err(io_error)?];
+        self.file.read_exact_at(&mut data, offset).map_err(io_error)?;
+        Ok(data)
+    }
+
+    fn write(&self, sector_start: u64, data: &[u8]) -> Result<(), DeviceError> {
+        self.writable()?;
+        let len = u64::try_from(data.len()).map_err(io_error)?;
+        let (offset, _) = self.bytes(sector_start, self.sectors_in(len)?)?;
+        self.file.write_all_at(data, offset).map_err(io_error)
+    }
+
+    fn flush(&self) -> Result<(), DeviceError> {
+        self.file.sync_data().map_err(io_error)
+    }
+
+    fn discard(&self, sector_start: u64, sectors: u64) -> Result<(), DeviceError> {
+        self.fallocate_or_zero(FallocateFlags::PUNCH_HOLE, sector_start, sectors)
+    }
+
+    fn write_zeroes(&self, sector_start: u64, sectors: u64) -> Result<(), DeviceError> {
+        self.fallocate_or_zero(FallocateFlags::ZERO_RANGE, sector_start, sectors)
+    }
+}

@@ -23,7 +23,10 @@ fn main() -> Result<()> {
     let component = componentize(&module)?;
     let path = out_dir.join("blockpart_partitioner.wasm");
     std::fs::write(&path, component).with_context(|| format!("writing {}", path.display()))?;
-    println!("cargo:rustc-env=BLOCKPART_GUEST_COMPONENT={}", path.display());
+    println!(
+        "cargo:rustc-env=BLOCKPART_GUEST_COMPONENT={}",
+        path.display()
+    );
     Ok(())
 }
 
@@ -68,7 +71,14 @@ fn build_guest(workspace: &Path, target_dir: &Path) -> Result<Vec<u8>> {
     let mut build = Command::new(cargo);
     build
         .current_dir(workspace)
-        .args(["build", "--release", "--package", "blockpart-guest", "--target", TARGET])
+        .args([
+            "build",
+            "--release",
+            "--package",
+            "blockpart-guest",
+            "--target",
+            TARGET,
+        ])
         .arg("--target-dir")
         .arg(target_dir)
         // A small, fast guest: it is compiled again by Wasmtime, so debug info only weighs.
@@ -97,7 +107,9 @@ fn build_guest(workspace: &Path, target_dir: &Path) -> Result<Vec<u8>> {
 fn rerun_if_sources_change(dep_file: &Path, workspace: &Path) -> Result<()> {
     let deps = std::fs::read_to_string(dep_file)
         .with_context(|| format!("reading {}", dep_file.display()))?;
-    let (_, sources) = deps.split_once(':').context("a malformed dependency file")?;
+    let (_, sources) = deps
+        .split_once(':')
+        .context("a malformed dependency file")?;
     // Paths are separated by spaces; a space inside a path is escaped with a backslash.
     let sources = sources.trim().replace("\\ ", "\u{0}");
     for source in sources.split_whitespace() {
@@ -107,7 +119,10 @@ fn rerun_if_sources_change(dep_file: &Path, workspace: &Path) -> Result<()> {
         }
     }
     println!("cargo:rerun-if-changed={}", workspace.join("wit").display());
-    println!("cargo:rerun-if-changed={}", workspace.join("Cargo.lock").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join("Cargo.lock").display()
+    );
     Ok(())
 }
 

@@ -76,7 +76,9 @@ mod tests {
     use super::*;
 
     fn extent(start: u64, sectors: u64) -> Extent {
-        Extent::whole(start + sectors).slice(start, sectors).unwrap()
+        Extent::whole(start + sectors)
+            .slice(start, sectors)
+            .unwrap()
     }
 
     #[test]
@@ -92,7 +94,14 @@ mod tests {
         assert!(e.slice(50, 0).is_ok());
         assert!(e.slice(0, 50).is_ok());
         let past = e.slice(50, 1).unwrap_err();
-        assert_eq!(past, OutOfBounds { sector_start: 50, sectors: 1, size_sectors: 50 });
+        assert_eq!(
+            past,
+            OutOfBounds {
+                sector_start: 50,
+                sectors: 1,
+                size_sectors: 50
+            }
+        );
         assert!(e.slice(51, 0).is_err());
         assert!(e.slice(40, 11).is_err());
     }
@@ -111,17 +120,33 @@ mod tests {
     fn split_allows_empty_parts_at_both_ends() {
         let e = extent(8, 16);
         let (a, b) = e.split(0).unwrap();
-        assert_eq!((a.start(), a.sectors(), b.start(), b.sectors()), (8, 0, 8, 16));
+        assert_eq!(
+            (a.start(), a.sectors(), b.start(), b.sectors()),
+            (8, 0, 8, 16)
+        );
         let (a, b) = e.split(16).unwrap();
-        assert_eq!((a.start(), a.sectors(), b.start(), b.sectors()), (8, 16, 24, 0));
+        assert_eq!(
+            (a.start(), a.sectors(), b.start(), b.sectors()),
+            (8, 16, 24, 0)
+        );
         let (a, b) = e.split(5).unwrap();
-        assert_eq!((a.start(), a.sectors(), b.start(), b.sectors()), (8, 5, 13, 11));
+        assert_eq!(
+            (a.start(), a.sectors(), b.start(), b.sectors()),
+            (8, 5, 13, 11)
+        );
     }
 
     #[test]
     fn split_past_the_end_is_out_of_bounds() {
         let refused = extent(8, 16).split(17).unwrap_err();
-        assert_eq!(refused, OutOfBounds { sector_start: 17, sectors: 0, size_sectors: 16 });
+        assert_eq!(
+            refused,
+            OutOfBounds {
+                sector_start: 17,
+                sectors: 0,
+                size_sectors: 16
+            }
+        );
         assert!(extent(8, 16).split(u64::MAX).is_err());
     }
 }

@@ -53,11 +53,17 @@ impl MemDevice {
     }
 
     fn writable(&self) -> Result<(), DeviceError> {
-        if self.read_write { Ok(()) } else { Err(DeviceError::ReadOnly) }
+        if self.read_write {
+            Ok(())
+        } else {
+            Err(DeviceError::ReadOnly)
+        }
     }
 
     fn sectors_in(&self, len: u64) -> Result<u64, DeviceError> {
-        self.sector_size.sectors_in(len).ok_or(DeviceError::Unaligned)
+        self.sector_size
+            .sectors_in(len)
+            .ok_or(DeviceError::Unaligned)
     }
 }
 
@@ -82,7 +88,10 @@ impl BlockDevice for MemDevice {
         let len = u64::try_from(data.len()).map_err(|_| DeviceError::OutOfBounds)?;
         let range = self.range(sector_start, self.sectors_in(len)?)?;
         let mut bytes = self.bytes.borrow_mut();
-        bytes.get_mut(range).ok_or(DeviceError::OutOfBounds)?.copy_from_slice(data);
+        bytes
+            .get_mut(range)
+            .ok_or(DeviceError::OutOfBounds)?
+            .copy_from_slice(data);
         Ok(())
     }
 
@@ -99,7 +108,10 @@ impl BlockDevice for MemDevice {
         self.writable()?;
         let range = self.range(sector_start, sectors)?;
         let mut bytes = self.bytes.borrow_mut();
-        bytes.get_mut(range).ok_or(DeviceError::OutOfBounds)?.fill(0);
+        bytes
+            .get_mut(range)
+            .ok_or(DeviceError::OutOfBounds)?
+            .fill(0);
         Ok(())
     }
 }

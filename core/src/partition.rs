@@ -154,13 +154,20 @@ impl<D: BlockDevice> Partition<D> {
 
     fn writable(&self) -> Result<(), Error> {
         self.device()?;
-        if self.read_write { Ok(()) } else { Err(Error::ReadOnly) }
+        if self.read_write {
+            Ok(())
+        } else {
+            Err(Error::ReadOnly)
+        }
     }
 
     /// Checks a transfer of `len` bytes from sector `start`: the device extent it touches.
     fn transfer(&self, start: u64, len: u64) -> Result<(&Rc<D>, Extent), Error> {
         self.device()?;
-        let sectors = self.sector_size.sectors_in(len).ok_or(Error::Unaligned(len))?;
+        let sectors = self
+            .sector_size
+            .sectors_in(len)
+            .ok_or(Error::Unaligned(len))?;
         if len > MAX_TRANSFER_BYTES {
             return Err(Error::TooLarge(len));
         }

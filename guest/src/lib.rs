@@ -50,7 +50,10 @@ impl GuestPartition for Partition {
     }
 
     fn connect(first_sectors: u64, disk: Device) -> Result<(Handle, Handle), wit::Error> {
-        Ok(Self::handles(core::Partition::connect(first_sectors, Imported(disk))?))
+        Ok(Self::handles(core::Partition::connect(
+            first_sectors,
+            Imported(disk),
+        )?))
     }
 
     fn subpartition(&self, first_sectors: u64) -> Result<(Handle, Handle), wit::Error> {

@@ -12,7 +12,7 @@ use rustix::io::Errno;
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     /// The file could not be opened or measured.
-    #[error("cannot open {path}: {source}")]
+    #[error("cannot open {path}")]
     Io {
         /// The file.
         path: String,
@@ -48,15 +48,29 @@ impl FileDevice {
     /// Opens `path` with `sector_size`, read-only or read-write. The file's size must be a
     /// whole number of sectors.
     pub fn open(path: &Path, sector_size: SectorSize, read_only: bool) -> Result<Self, OpenError> {
-        let io = |source| OpenError::Io { path: path.display().to_string(), source };
-        let file = OpenOptions::new().read(true).write(!read_only).open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
-        let sectors = sector_size.sectors_in(len).ok_or_else(|| OpenError::NotWholeSectors {
+        let io = |source| OpenError::Io {
             path: path.display().to_string(),
-            len,
-            sector_size: sector_size.get(),
-        })?;
-        Ok(Self { file, sector_size, sectors, read_write: !read_only })
+            source,
+        };
+        let file = OpenOptions::new()
+            .read(true)
+            .write(!read_only)
+            .open(path)
+            .map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        let sectors = sector_size
+            .sectors_in(len)
+            .ok_or_else(|| OpenError::NotWholeSectors {
+                path: path.display().to_string(),
+                len,
+                sector_size: sector_size.get(),
+            })?;
+        Ok(Self {
+            file,
+            sector_size,
+            sectors,
+            read_write: !read_only,
+        })
     }
 
     /// The byte offset and length of `sectors` sectors from `start`, checked against the file.
@@ -64,16 +78,26 @@ impl FileDevice {
         let extent = Extent::whole(self.sectors)
             .slice(start, sectors)
             .map_err(|_| DeviceError::OutOfBounds)?;
-        let byte = |sectors| self.sector_size.bytes_in(sectors).ok_or(DeviceError::OutOfBounds);
+        let byte = |sectors| {
+            self.sector_size
+                .bytes_in(sectors)
+                .ok_or(DeviceError::OutOfBounds)
+        };
         Ok((byte(extent.start())?, byte(extent.sectors())?))
     }
 
     fn writable(&self) -> Result<(), DeviceError> {
-        if self.read_write { Ok(()) } else { Err(DeviceError::ReadOnly) }
+        if self.read_write {
+            Ok(())
+        } else {
+            Err(DeviceError::ReadOnly)
+        }
     }
 
     fn sectors_in(&self, len: u64) -> Result<u64, DeviceError> {
-        self.sector_size.sectors_in(len).ok_or(DeviceError::Unaligned)
+        self.sector_size
+            .sectors_in(len)
+            .ok_or(DeviceError::Unaligned)
     }
 
     /// `fallocate` with `mode`, or writing zeroes where the file system cannot.
@@ -103,7 +127,9 @@ impl FileDevice {
         while offset < end {
             let n = (end - offset).min(CHUNK);
             let chunk = zeroes.get(..usize::try_from(n).map_err(io_error)?);
-            self.file.write_all_at(chunk.ok_or(DeviceError::OutOfBounds)?, offset).map_err(io_error)?;
+            self.file
+                .write_all_at(chunk.ok_or(DeviceError::OutOfBounds)?, offset)
+                .map_err(io_error)?;
             offset += n;
         }
         Ok(())
@@ -126,7 +152,9 @@ impl BlockDevice for FileDevice {
     fn read(&self, sector_start: u64, len: u64) -> Result<Vec<u8>, DeviceError> {
         let (offset, len) = self.bytes(sector_start, self.sectors_in(len)?)?;
         let mut data = vec![0; usize::try_from(len).map_err(io_error)?];
-        self.file.read_exact_at(&mut data, offset).map_err(io_error)?;
+        self.file
+            .read_exact_at(&mut data, offset)
+            .map_err(io_error)?;
         Ok(data)
     }
 

@@ -1,1 +1,358 @@
-fn main() {}
+//! `blockpart`: partitions of disk images, through the sandboxed partitioner component.
+
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::str::FromStr;
+
+use anyhow::{Context, Result, bail};
+use blockpart_conformance::{CASES, SECTOR_SIZES, random, run_case};
+use blockpart_core::{MAX_TRANSFER_BYTES, SectorSize};
+use blockpart_host::{
+    ComponentBackend, FileDevice, GUEST_COMPONENT, Instance, PartitionHandle, Runtime,
+};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Partition disk images inside a WebAssembly sandbox.
+///
+/// Every access goes through the partitioner component, which sees nothing but the disk it is
+/// handed. Positions and lengths are in sectors.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the conformance suite against the partitioner, on fresh temporary disks.
+    Conformance {
+        /// A component of the `partitioner` world to test instead of the built-in one.
+        #[arg(long, value_name = "FILE")]
+        component: Option<PathBuf>,
+        /// Runs with this sector size only (default: 512 and 4096).
+        #[arg(long, value_name = "BYTES", value_parser = sector_size)]
+        sector_size: Option<SectorSize>,
+    },
+    /// Describes a disk, or a range of it, as the partitioner sees it.
+    Info {
+        #[command(flatten)]
+        disk: DiskArgs,
+        /// Only this range of the disk.
+        #[arg(long, value_name = "START:LEN")]
+        range: Option<Range>,
+    },
+    /// Copies a range of a disk to standard output.
+    Cat {
+        #[command(flatten)]
+        disk: DiskArgs,
+        /// The range to copy.
+        #[arg(long, value_name = "START:LEN")]
+        range: Range,
+    },
+    /// Writes standard input into a range of a disk.
+    ///
+    /// The input must be whole sectors and fit in the range from `--at`. When the input is a
+    /// regular file this is checked before anything is written; from a pipe, the copy stops at
+    /// the first chunk that does not fit, after writing the chunks before it.
+    Write {
+        #[command(flatten)]
+        disk: DiskArgs,
+        /// The range to write into.
+        #[arg(long, value_name = "START:LEN")]
+        range: Range,
+        /// The sector of the range to start at.
+        #[arg(long, value_name = "SECTOR", default_value_t = 0)]
+        at: u64,
+    },
+    /// Writes the built-in partitioner component, for jco, wac or another host.
+    Component {
+        /// Where to write it.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct DiskArgs {
+    /// The disk image: a file whose size is a whole number of sectors.
+    disk: PathBuf,
+    /// Bytes per sector: a power of two, at least 512.
+    #[arg(long, value_name = "BYTES", default_value = "512", value_parser = sector_size)]
+    sector_size: SectorSize,
+}
+
+/// `START:LEN`, in sectors.
+#[derive(Clone, Copy)]
+struct Range {
+    start: u64,
+    sectors: u64,
+}
+
+impl FromStr for Range {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (start, sectors) = text
+            .split_once(':')
+            .ok_or("expected START:LEN, in sectors")?;
+        let number = |s: &str| s.parse::<u64>().map_err(|e| format!("{s:?}: {e}"));
+        Ok(Self {
+            start: number(start)?,
+            sectors: number(sectors)?,
+        })
+    }
+}
+
+fn sector_size(text: &str) -> Result<SectorSize, String> {
+    text.parse::<u32>()
+        .ok()
+        .and_then(SectorSize::new)
+        .ok_or_else(|| format!("{text} is not a power of two of at least 512"))
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse().command) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("blockpart: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Conformance {
+            component,
+            sector_size,
+        } => conformance(component, sector_size),
+        Command::Info { disk, range } => {
+            let (mut instance, part) = open(&disk, range, true)?;
+            let info = instance.info(part)?;
+            let offset = instance.offset(part)?;
+            #[expect(
+                clippy::arithmetic_side_effects,
+                reason = "two 64-bit factors fit in 128 bits"
+            )]
+            let bytes = u128::from(info.size_sectors) * u128::from(info.sector_size);
+            let mode = if info.read_write {
+                "read-write"
+            } else {
+                "read-only"
+            };
+            println!(
+                "{}: {} sectors of {} bytes ({bytes} bytes) from sector {offset}, {mode}",
+                disk.disk.display(),
+                info.size_sectors,
+                info.sector_size,
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cat { disk, range } => {
+            let (mut instance, part) = open(&disk, Some(range), true)?;
+            cat(&mut instance, part, disk.sector_size, range.sectors)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Write { disk, range, at } => {
+            let (mut instance, part) = open(&disk, Some(range), false)?;
+            let target = instance
+                .slice(part, at, range.sectors.saturating_sub(at))
+                .with_context(|| {
+                    format!(
+                        "--at {at} is not within the range of {} sectors",
+                        range.sectors
+                    )
+                })?;
+            write(&mut instance, target, disk.sector_size)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Component { output } => {
+            std::fs::write(&output, GUEST_COMPONENT)
+                .with_context(|| format!("writing {}", output.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn conformance(component: Option<PathBuf>, sector_size: Option<SectorSize>) -> Result<ExitCode> {
+    let runtime = match &component {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            Runtime::from_component(&bytes)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("{} is not a partitioner component", path.display()))?
+        }
+        None => Runtime::new()?,
+    };
+    let backend = ComponentBackend::new(runtime);
+    let sizes = sector_size.map_or(SECTOR_SIZES.to_vec(), |size| vec![size.get()]);
+    // Cases report their failures as values; the default hook would print each one twice.
+    std::panic::set_hook(Box::new(|_| {}));
+    let (mut passed, mut failed) = (0u32, 0u32);
+    let mut report = |name: &str, sector_size: u32, outcome: Result<(), String>| match outcome {
+        Ok(()) => {
+            passed = passed.saturating_add(1);
+            println!("ok      {sector_size:>4}  {name}");
+        }
+        Err(message) => {
+            failed = failed.saturating_add(1);
+            println!("FAILED  {sector_size:>4}  {name}: {message}");
+        }
+    };
+    for &size in &sizes {
+        for case in CASES {
+            report(case.name, size, run_case(case, &backend, size));
+        }
+        report("agrees_with_model_on_random_operations", size, {
+            random::agrees_with_model(&backend, size, 256)
+        });
+    }
+    let _ = std::panic::take_hook();
+    println!("{passed} passed, {failed} failed");
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// An instance of the built-in partitioner with `disk` handed to it, and the partition of
+/// `range` (or the whole disk).
+fn open(
+    disk: &DiskArgs,
+    range: Option<Range>,
+    read_only: bool,
+) -> Result<(Instance, PartitionHandle)> {
+    let device = FileDevice::open(&disk.disk, disk.sector_size, read_only)?;
+    let mut instance = Runtime::new()?.instantiate()?;
+    let whole = instance.whole(device)?;
+    let Some(range) = range else {
+        return Ok((instance, whole));
+    };
+    let part = instance
+        .slice(whole, range.start, range.sectors)
+        .with_context(|| {
+            format!(
+                "--range {}:{} is not within {}",
+                range.start,
+                range.sectors,
+                disk.disk.display()
+            )
+        })?;
+    Ok((instance, part))
+}
+
+/// Sectors per request on long copies: 1 MiB, or one sector if that is larger.
+fn chunk_sectors(sector_size: SectorSize) -> u64 {
+    (1u64 << 20)
+        .checked_div(sector_size.get().into())
+        .unwrap_or(1)
+        .max(1)
+}
+
+fn cat(
+    instance: &mut Instance,
+    part: PartitionHandle,
+    sector_size: SectorSize,
+    sectors: u64,
+) -> Result<()> {
+    let chunk = chunk_sectors(sector_size);
+    let progress = progress(sector_size.bytes_in(sectors));
+    let mut out = io::stdout().lock();
+    let mut at = 0;
+    while at < sectors {
+        let count = chunk.min(sectors.saturating_sub(at));
+        let len = sector_size
+            .bytes_in(count)
+            .context("a chunk is at most 1 MiB")?;
+        let data = instance.read(part, at, len)?;
+        out.write_all(&data).context("writing to standard output")?;
+        progress.inc(len);
+        at = at.saturating_add(count);
+    }
+    out.flush().context("writing to standard output")?;
+    progress.finish_and_clear();
+    Ok(())
+}
+
+fn write(instance: &mut Instance, part: PartitionHandle, sector_size: SectorSize) -> Result<()> {
+    let info = instance.info(part)?;
+    let capacity = sector_size.bytes_in(info.size_sectors);
+    let mut input = io::stdin().lock();
+    let known_len = input_len();
+    if let Some(len) = known_len {
+        if sector_size.sectors_in(len).is_none() {
+            bail!(
+                "the input is {len} bytes, not a whole number of {}-byte sectors",
+                sector_size.get()
+            );
+        }
+        if capacity.is_some_and(|capacity| len > capacity) {
+            bail!(
+                "the input is {len} bytes; the range holds {} sectors",
+                info.size_sectors
+            );
+        }
+    }
+    let chunk = sector_size
+        .bytes_in(chunk_sectors(sector_size))
+        .context("a chunk fits")?;
+    let chunk = usize::try_from(chunk.min(MAX_TRANSFER_BYTES))?;
+    let progress = progress(known_len);
+    let mut buffer = vec![0; chunk];
+    let mut at = 0u64;
+    loop {
+        let filled = read_full(&mut input, &mut buffer)?;
+        let Some(data) = buffer.get(..filled).filter(|data| !data.is_empty()) else {
+            break;
+        };
+        instance.write(part, at, data).with_context(|| {
+            format!("writing {filled} bytes at sector {at} of the range (the chunks before it were written)")
+        })?;
+        let written = u64::try_from(filled)?;
+        progress.inc(written);
+        at = at.saturating_add(sector_size.sectors_in(written).unwrap_or(0));
+    }
+    instance.flush(part)?;
+    progress.finish_and_clear();
+    Ok(())
+}
+
+/// The length of standard input when it is a regular file.
+fn input_len() -> Option<u64> {
+    let file = File::open(Path::new("/dev/stdin")).ok()?;
+    let metadata = file.metadata().ok()?;
+    metadata.is_file().then_some(metadata.len())
+}
+
+/// Reads until `buffer` is full or the input ends; returns the bytes read.
+fn read_full(input: &mut impl Read, buffer: &mut [u8]) -> Result<usize> {
+    let mut filled = 0;
+    while let Some(rest) = buffer.get_mut(filled..).filter(|rest| !rest.is_empty()) {
+        match input.read(rest) {
+            Ok(0) => break,
+            Ok(n) => filled = filled.saturating_add(n),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error).context("reading standard input"),
+        }
+    }
+    Ok(filled)
+}
+
+/// A progress bar on standard error when it is a terminal; hidden otherwise.
+fn progress(len: Option<u64>) -> ProgressBar {
+    if !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = len.map_or_else(ProgressBar::new_spinner, ProgressBar::new);
+    bar.set_style(
+        ProgressStyle::with_template("{bytes}/{total_bytes} {wide_bar} {bytes_per_sec} {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}

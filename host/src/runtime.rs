@@ -52,7 +52,11 @@ impl Runtime {
     /// A fresh instance, with its own memory and no devices.
     pub fn instantiate(&self) -> wasmtime::Result<Instance> {
         let mut store = Store::new(&self.engine, State::default());
-        let exports = self.pre.instantiate(&mut store)?.blockpart_partition_partition().clone();
+        let exports = self
+            .pre
+            .instantiate(&mut store)?
+            .blockpart_partition_partition()
+            .clone();
         Ok(Instance { store, exports })
     }
 }
@@ -91,7 +95,10 @@ impl block_device::HostDevice for State {
         sector_start: u64,
         len: u64,
     ) -> wasmtime::Result<Result<Vec<u8>, types::DeviceError>> {
-        Ok(self.request(&device)?.read(sector_start, len).map_err(Into::into))
+        Ok(self
+            .request(&device)?
+            .read(sector_start, len)
+            .map_err(Into::into))
     }
 
     fn write(
@@ -100,7 +107,10 @@ impl block_device::HostDevice for State {
         sector_start: u64,
         data: Vec<u8>,
     ) -> wasmtime::Result<Result<(), types::DeviceError>> {
-        Ok(self.request(&device)?.write(sector_start, &data).map_err(Into::into))
+        Ok(self
+            .request(&device)?
+            .write(sector_start, &data)
+            .map_err(Into::into))
     }
 
     fn flush(
@@ -116,7 +126,10 @@ impl block_device::HostDevice for State {
         sector_start: u64,
         sectors: u64,
     ) -> wasmtime::Result<Result<(), types::DeviceError>> {
-        Ok(self.request(&device)?.discard(sector_start, sectors).map_err(Into::into))
+        Ok(self
+            .request(&device)?
+            .discard(sector_start, sectors)
+            .map_err(Into::into))
     }
 
     fn write_zeroes(
@@ -125,7 +138,10 @@ impl block_device::HostDevice for State {
         sector_start: u64,
         sectors: u64,
     ) -> wasmtime::Result<Result<(), types::DeviceError>> {
-        Ok(self.request(&device)?.write_zeroes(sector_start, sectors).map_err(Into::into))
+        Ok(self
+            .request(&device)?
+            .write_zeroes(sector_start, sectors)
+            .map_err(Into::into))
     }
 
     fn disconnect(&mut self, _device: Resource<Device>) -> wasmtime::Result<()> {
@@ -161,7 +177,10 @@ impl Instance {
         device: impl BlockDevice + Send + 'static,
     ) -> Result<PartitionHandle, Error> {
         let device = self.hand_over(device)?;
-        let whole = self.exports.partition().call_whole(&mut self.store, device)?;
+        let whole = self
+            .exports
+            .partition()
+            .call_whole(&mut self.store, device)?;
         Ok(PartitionHandle(whole?))
     }
 
@@ -172,7 +191,10 @@ impl Instance {
         device: impl BlockDevice + Send + 'static,
     ) -> Result<(PartitionHandle, PartitionHandle), Error> {
         let device = self.hand_over(device)?;
-        let (a, b) = self.exports.partition().call_connect(&mut self.store, first, device)??;
+        let (a, b) = self
+            .exports
+            .partition()
+            .call_connect(&mut self.store, first, device)??;
         Ok((PartitionHandle(a), PartitionHandle(b)))
     }
 
@@ -182,7 +204,10 @@ impl Instance {
         part: PartitionHandle,
         first: u64,
     ) -> Result<(PartitionHandle, PartitionHandle), Error> {
-        let (a, b) = self.exports.partition().call_subpartition(&mut self.store, part.0, first)??;
+        let (a, b) =
+            self.exports
+                .partition()
+                .call_subpartition(&mut self.store, part.0, first)??;
         Ok((PartitionHandle(a), PartitionHandle(b)))
     }
 
@@ -193,18 +218,27 @@ impl Instance {
         start: u64,
         sectors: u64,
     ) -> Result<PartitionHandle, Error> {
-        let slice = self.exports.partition().call_slice(&mut self.store, part.0, start, sectors)??;
+        let slice =
+            self.exports
+                .partition()
+                .call_slice(&mut self.store, part.0, start, sectors)??;
         Ok(PartitionHandle(slice))
     }
 
     /// `part`'s first sector on its device.
     pub fn offset(&mut self, part: PartitionHandle) -> Result<u64, Error> {
-        Ok(self.exports.partition().call_get_offset(&mut self.store, part.0)?)
+        Ok(self
+            .exports
+            .partition()
+            .call_get_offset(&mut self.store, part.0)?)
     }
 
     /// `part`'s access mode, sector size and size.
     pub fn info(&mut self, part: PartitionHandle) -> Result<Info, Error> {
-        let info = self.exports.partition().call_info(&mut self.store, part.0)?;
+        let info = self
+            .exports
+            .partition()
+            .call_info(&mut self.store, part.0)?;
         Ok(Info {
             read_write: info.read_write,
             sector_size: info.sector_size,
@@ -215,7 +249,10 @@ impl Instance {
     /// Reads `len` bytes of `part` from sector `start`. The guest's answer must be exactly
     /// `len` bytes long.
     pub fn read(&mut self, part: PartitionHandle, start: u64, len: u64) -> Result<Vec<u8>, Error> {
-        let data = self.exports.partition().call_read(&mut self.store, part.0, start, len)??;
+        let data = self
+            .exports
+            .partition()
+            .call_read(&mut self.store, part.0, start, len)??;
         if u64::try_from(data.len()).ok() != Some(len) {
             return Err(Error::Guest(wasmtime::format_err!(
                 "asked for {len} bytes, the guest returned {}",
@@ -227,17 +264,31 @@ impl Instance {
 
     /// Writes `data` to `part` from sector `start`.
     pub fn write(&mut self, part: PartitionHandle, start: u64, data: &[u8]) -> Result<(), Error> {
-        Ok(self.exports.partition().call_write(&mut self.store, part.0, start, data)??)
+        Ok(self
+            .exports
+            .partition()
+            .call_write(&mut self.store, part.0, start, data)??)
     }
 
     /// Flushes `part`'s device.
     pub fn flush(&mut self, part: PartitionHandle) -> Result<(), Error> {
-        Ok(self.exports.partition().call_flush(&mut self.store, part.0)??)
+        Ok(self
+            .exports
+            .partition()
+            .call_flush(&mut self.store, part.0)??)
     }
 
     /// Discards `sectors` sectors of `part` from `start`.
-    pub fn discard(&mut self, part: PartitionHandle, start: u64, sectors: u64) -> Result<(), Error> {
-        Ok(self.exports.partition().call_discard(&mut self.store, part.0, start, sectors)??)
+    pub fn discard(
+        &mut self,
+        part: PartitionHandle,
+        start: u64,
+        sectors: u64,
+    ) -> Result<(), Error> {
+        Ok(self
+            .exports
+            .partition()
+            .call_discard(&mut self.store, part.0, start, sectors)??)
     }
 
     /// Zeroes `sectors` sectors of `part` from `start`.
@@ -247,12 +298,20 @@ impl Instance {
         start: u64,
         sectors: u64,
     ) -> Result<(), Error> {
-        Ok(self.exports.partition().call_write_zeroes(&mut self.store, part.0, start, sectors)??)
+        Ok(self.exports.partition().call_write_zeroes(
+            &mut self.store,
+            part.0,
+            start,
+            sectors,
+        )??)
     }
 
     /// Disconnects `part` only.
     pub fn disconnect(&mut self, part: PartitionHandle) -> Result<(), Error> {
-        Ok(self.exports.partition().call_disconnect(&mut self.store, part.0)?)
+        Ok(self
+            .exports
+            .partition()
+            .call_disconnect(&mut self.store, part.0)?)
     }
 
     /// Drops `part`; the guest drops its device with its last connected partition.
@@ -275,7 +334,10 @@ impl Instance {
         device: impl BlockDevice + Send + 'static,
     ) -> Result<Resource<Device>, Error> {
         let state = self.store.data_mut();
-        let device = state.table.push(Device(Box::new(device))).map_err(wasmtime::Error::from)?;
+        let device = state
+            .table
+            .push(Device(Box::new(device)))
+            .map_err(wasmtime::Error::from)?;
         state.live_devices = state.live_devices.saturating_add(1);
         Ok(device)
     }

@@ -3,10 +3,9 @@
 
 use std::sync::OnceLock;
 
-use blockpart_conformance::{CASES, ModelBackend, SECTOR_SIZES, random, run_case};
+use blockpart_conformance::{CASES, SECTOR_SIZES, random, run_case};
 use blockpart_host::{ComponentBackend, Runtime};
 use libtest_mimic::{Arguments, Trial};
-use proptest::test_runner::{Config, TestRunner};
 
 /// Compiled once, instantiated by every case.
 fn backend() -> ComponentBackend {
@@ -16,25 +15,23 @@ fn backend() -> ComponentBackend {
 }
 
 fn component_agrees_with_model(sector_size: u32) -> Trial {
-    Trial::test(format!("random::{sector_size}::component_agrees_with_model"), move || {
-        let backend = backend();
-        let mut runner = TestRunner::new(Config { cases: 128, ..Config::default() });
-        runner
-            .run(&random::scenarios(sector_size, 40), |scenario| {
-                random::check_same(&ModelBackend, &backend, sector_size, &scenario)
-            })
-            .map_err(|failure| failure.to_string().into())
-    })
+    Trial::test(
+        format!("random::{sector_size}::component_agrees_with_model"),
+        move || Ok(random::agrees_with_model(&backend(), sector_size, 256)?),
+    )
 }
 
 fn main() {
     let cases = CASES.iter().flat_map(|case| {
         SECTOR_SIZES.map(|sector_size| {
-            Trial::test(format!("component::{sector_size}::{}", case.name), move || {
-                Ok(run_case(case, &backend(), sector_size)?)
-            })
+            Trial::test(
+                format!("component::{sector_size}::{}", case.name),
+                move || Ok(run_case(case, &backend(), sector_size)?),
+            )
         })
     });
-    let trials = cases.chain(SECTOR_SIZES.map(component_agrees_with_model)).collect();
+    let trials = cases
+        .chain(SECTOR_SIZES.map(component_agrees_with_model))
+        .collect();
     libtest_mimic::run(&Arguments::from_args(), trials).exit();
 }

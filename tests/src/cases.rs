@@ -57,9 +57,17 @@ struct Fixture {
 
 impl Fixture {
     fn new(backend: &dyn Backend, sector_size: u32, read_only: bool) -> Self {
-        let spec = DiskSpec { sector_size, sectors: SECTORS, read_only };
+        let spec = DiskSpec {
+            sector_size,
+            sectors: SECTORS,
+            read_only,
+        };
         let original = pattern(spec.len(), 7);
-        Self { disk: backend.disk(&spec, &original), original, sector_size: sector_size.into() }
+        Self {
+            disk: backend.disk(&spec, &original),
+            original,
+            sector_size: sector_size.into(),
+        }
     }
 
     /// Bytes in `count` sectors.
@@ -78,7 +86,10 @@ impl Fixture {
 
     #[track_caller]
     fn assert_unchanged(&self) {
-        assert!(self.disk.bytes() == self.original, "the disk's bytes changed");
+        assert!(
+            self.disk.bytes() == self.original,
+            "the disk's bytes changed"
+        );
     }
 
     #[track_caller]
@@ -93,17 +104,28 @@ impl Fixture {
 }
 
 fn out_of_bounds(sector_start: u64, sectors: u64, size_sectors: u64) -> Error {
-    Error::OutOfBounds(OutOfBounds { sector_start, sectors, size_sectors })
+    Error::OutOfBounds(OutOfBounds {
+        sector_start,
+        sectors,
+        size_sectors,
+    })
 }
 
 fn whole_device_is_one_partition(backend: &dyn Backend, sector_size: u32) {
     let mut f = Fixture::new(backend, sector_size, false);
     let whole = f.whole();
-    let expected = Info { read_write: true, sector_size, size_sectors: SECTORS };
+    let expected = Info {
+        read_write: true,
+        sector_size,
+        size_sectors: SECTORS,
+    };
     assert_eq!(f.disk.info(whole), expected);
     assert_eq!(f.disk.offset(whole), 0);
     let all = f.disk.read(whole, 0, f.len(SECTORS)).unwrap();
-    assert!(all == f.original, "reading the whole device gives its bytes");
+    assert!(
+        all == f.original,
+        "reading the whole device gives its bytes"
+    );
 }
 
 fn connect_splits_at_first_sector(backend: &dyn Backend, sector_size: u32) {
@@ -137,20 +159,33 @@ fn connect_at_size_gives_empty_second_partition(backend: &dyn Backend, sector_si
     assert_eq!(f.disk.info(b).size_sectors, 0);
     assert_eq!(f.disk.offset(b), SECTORS);
     assert_eq!(f.disk.write(b, 0, &[]), Ok(()));
-    assert_eq!(f.disk.write(b, 0, &pattern(sector_size as usize, 1)), Err(out_of_bounds(0, 1, 0)));
+    assert_eq!(
+        f.disk.write(b, 0, &pattern(sector_size as usize, 1)),
+        Err(out_of_bounds(0, 1, 0))
+    );
     f.assert_unchanged();
 }
 
 fn connect_past_size_is_out_of_bounds_and_drops_device(backend: &dyn Backend, sector_size: u32) {
     let mut f = Fixture::new(backend, sector_size, false);
-    assert_eq!(f.disk.connect(SECTORS + 1).err(), Some(out_of_bounds(SECTORS + 1, 0, SECTORS)));
-    assert_eq!(f.disk.live_devices(), 0, "a refused connect drops the device it was given");
+    assert_eq!(
+        f.disk.connect(SECTORS + 1).err(),
+        Some(out_of_bounds(SECTORS + 1, 0, SECTORS))
+    );
+    assert_eq!(
+        f.disk.live_devices(),
+        0,
+        "a refused connect drops the device it was given"
+    );
     assert_eq!(f.disk.device_requests(), 0);
 }
 
 fn connect_at_u64_max_is_out_of_bounds(backend: &dyn Backend, sector_size: u32) {
     let mut f = Fixture::new(backend, sector_size, false);
-    assert_eq!(f.disk.connect(u64::MAX).err(), Some(out_of_bounds(u64::MAX, 0, SECTORS)));
+    assert_eq!(
+        f.disk.connect(u64::MAX).err(),
+        Some(out_of_bounds(u64::MAX, 0, SECTORS))
+    );
 }
 
 fn refused_subpartition_keeps_the_partition(backend: &dyn Backend, sector_size: u32) {
@@ -174,9 +209,18 @@ fn subpartitions_nest_three_deep_with_absolute_offsets(backend: &dyn Backend, se
     f.disk.write(e, 14, &data[..f.byte(1)]).unwrap();
     f.disk.write(e, 0, &data).unwrap();
     let bytes = f.disk.bytes();
-    assert!(bytes[f.byte(29)..f.byte(31)] == data[..], "the write landed at sector 29");
-    assert!(bytes[f.byte(43)..f.byte(44)] == data[..f.byte(1)], "the write landed at sector 43");
-    assert_eq!(f.disk.write(e, 15, &data[..f.byte(1)]), Err(out_of_bounds(15, 1, 15)));
+    assert!(
+        bytes[f.byte(29)..f.byte(31)] == data[..],
+        "the write landed at sector 29"
+    );
+    assert!(
+        bytes[f.byte(43)..f.byte(44)] == data[..f.byte(1)],
+        "the write landed at sector 43"
+    );
+    assert_eq!(
+        f.disk.write(e, 15, &data[..f.byte(1)]),
+        Err(out_of_bounds(15, 1, 15))
+    );
 }
 
 fn slice_takes_start_and_length(backend: &dyn Backend, sector_size: u32) {
@@ -195,10 +239,18 @@ fn slice_past_end_or_overflowing_is_out_of_bounds(backend: &dyn Backend, sector_
     let mut f = Fixture::new(backend, sector_size, false);
     let whole = f.whole();
     let s = f.disk.slice(whole, 10, 20).unwrap();
-    for (start, sectors) in
-        [(0, 21), (20, 1), (21, 0), (u64::MAX, 1), (1, u64::MAX), (u64::MAX, u64::MAX)]
-    {
-        assert_eq!(f.disk.slice(s, start, sectors), Err(out_of_bounds(start, sectors, 20)));
+    for (start, sectors) in [
+        (0, 21),
+        (20, 1),
+        (21, 0),
+        (u64::MAX, 1),
+        (1, u64::MAX),
+        (u64::MAX, u64::MAX),
+    ] {
+        assert_eq!(
+            f.disk.slice(s, start, sectors),
+            Err(out_of_bounds(start, sectors, 20))
+        );
     }
 }
 
@@ -207,7 +259,10 @@ fn read_returns_the_disk_bytes_at_the_offset(backend: &dyn Backend, sector_size:
     let (_, b) = f.disk.connect(17).unwrap();
     for (start, count) in [(0, 1), (3, 4), (0, SECTORS - 17), (SECTORS - 18, 1)] {
         let read = f.disk.read(b, start, f.len(count)).unwrap();
-        assert!(read == f.original(17 + start, count), "read of {count} sectors at {start}");
+        assert!(
+            read == f.original(17 + start, count),
+            "read of {count} sectors at {start}"
+        );
     }
 }
 
@@ -218,7 +273,10 @@ fn write_lands_at_the_offset_and_nowhere_else(backend: &dyn Backend, sector_size
     f.disk.write(b, 5, &data).unwrap();
     let mut expected = f.original.clone();
     expected[f.byte(22)..f.byte(25)].copy_from_slice(&data);
-    assert!(f.disk.bytes() == expected, "exactly sectors 22..25 of the disk changed");
+    assert!(
+        f.disk.bytes() == expected,
+        "exactly sectors 22..25 of the disk changed"
+    );
     assert_eq!(f.disk.read(b, 5, f.len(3)).unwrap(), data);
 }
 
@@ -236,7 +294,10 @@ fn one_past_the_end_changes_nothing(backend: &dyn Backend, sector_size: u32) {
     let (a, _) = f.disk.connect(40).unwrap();
     let one = f.len(1);
     assert_eq!(f.disk.read(a, 40, one), Err(out_of_bounds(40, 1, 40)));
-    assert_eq!(f.disk.write(a, 40, &pattern(f.byte(1), 3)), Err(out_of_bounds(40, 1, 40)));
+    assert_eq!(
+        f.disk.write(a, 40, &pattern(f.byte(1), 3)),
+        Err(out_of_bounds(40, 1, 40))
+    );
     assert_eq!(f.disk.write_zeroes(a, 40, 1), Err(out_of_bounds(40, 1, 40)));
     assert_eq!(f.disk.discard(a, 40, 1), Err(out_of_bounds(40, 1, 40)));
     f.assert_unchanged();
@@ -246,8 +307,14 @@ fn request_spanning_the_end_changes_nothing(backend: &dyn Backend, sector_size: 
     let mut f = Fixture::new(backend, sector_size, false);
     let (a, _) = f.disk.connect(40).unwrap();
     assert_eq!(f.disk.read(a, 38, f.len(3)), Err(out_of_bounds(38, 3, 40)));
-    assert_eq!(f.disk.write(a, 39, &pattern(f.byte(2), 3)), Err(out_of_bounds(39, 2, 40)));
-    assert_eq!(f.disk.write_zeroes(a, 30, 11), Err(out_of_bounds(30, 11, 40)));
+    assert_eq!(
+        f.disk.write(a, 39, &pattern(f.byte(2), 3)),
+        Err(out_of_bounds(39, 2, 40))
+    );
+    assert_eq!(
+        f.disk.write_zeroes(a, 30, 11),
+        Err(out_of_bounds(30, 11, 40))
+    );
     assert_eq!(f.disk.discard(a, 0, 41), Err(out_of_bounds(0, 41, 40)));
     f.assert_unchanged();
 }
@@ -257,13 +324,25 @@ fn u64_max_starts_and_lengths_are_out_of_bounds(backend: &dyn Backend, sector_si
     let (_, b) = f.disk.connect(8).unwrap();
     let size = SECTORS - 8;
     let one = f.len(1);
-    assert_eq!(f.disk.read(b, u64::MAX, one), Err(out_of_bounds(u64::MAX, 1, size)));
-    assert_eq!(f.disk.read(b, u64::MAX, 0), Err(out_of_bounds(u64::MAX, 0, size)));
+    assert_eq!(
+        f.disk.read(b, u64::MAX, one),
+        Err(out_of_bounds(u64::MAX, 1, size))
+    );
+    assert_eq!(
+        f.disk.read(b, u64::MAX, 0),
+        Err(out_of_bounds(u64::MAX, 0, size))
+    );
     let data = pattern(f.byte(1), 3);
-    assert_eq!(f.disk.write(b, u64::MAX, &data), Err(out_of_bounds(u64::MAX, 1, size)));
+    assert_eq!(
+        f.disk.write(b, u64::MAX, &data),
+        Err(out_of_bounds(u64::MAX, 1, size))
+    );
     // A start that wraps to inside the partition if added without a check.
     let wraps = u64::MAX - 7;
-    assert_eq!(f.disk.write(b, wraps, &data), Err(out_of_bounds(wraps, 1, size)));
+    assert_eq!(
+        f.disk.write(b, wraps, &data),
+        Err(out_of_bounds(wraps, 1, size))
+    );
     for (start, sectors) in [(u64::MAX, u64::MAX), (1, u64::MAX), (u64::MAX, 1)] {
         let refused = Err(out_of_bounds(start, sectors, size));
         assert_eq!(f.disk.write_zeroes(b, start, sectors), refused);
@@ -314,7 +393,10 @@ fn transfers_over_the_limit_are_too_large(backend: &dyn Backend, sector_size: u3
     // Up to the limit is only bounds-checked.
     let limit = MAX_TRANSFER_BYTES;
     let sectors = limit / f.sector_size;
-    assert_eq!(f.disk.read(whole, 0, limit), Err(out_of_bounds(0, sectors, SECTORS)));
+    assert_eq!(
+        f.disk.read(whole, 0, limit),
+        Err(out_of_bounds(0, sectors, SECTORS))
+    );
 }
 
 fn read_only_device_refuses_every_write(backend: &dyn Backend, sector_size: u32) {
@@ -338,8 +420,17 @@ fn write_zeroes_zeroes_exactly_its_sectors(backend: &dyn Backend, sector_size: u
     f.disk.write_zeroes(b, 4, 3).unwrap();
     let mut expected = f.original.clone();
     expected[f.byte(24)..f.byte(27)].fill(0);
-    assert!(f.disk.bytes() == expected, "exactly sectors 24..27 of the disk are zero");
-    assert!(f.disk.read(b, 4, f.len(3)).unwrap().iter().all(|&byte| byte == 0));
+    assert!(
+        f.disk.bytes() == expected,
+        "exactly sectors 24..27 of the disk are zero"
+    );
+    assert!(
+        f.disk
+            .read(b, 4, f.len(3))
+            .unwrap()
+            .iter()
+            .all(|&byte| byte == 0)
+    );
 }
 
 fn discard_stays_inside_its_sectors(backend: &dyn Backend, sector_size: u32) {
@@ -347,8 +438,14 @@ fn discard_stays_inside_its_sectors(backend: &dyn Backend, sector_size: u32) {
     let (_, b) = f.disk.connect(20).unwrap();
     f.disk.discard(b, 4, 3).unwrap();
     let bytes = f.disk.bytes();
-    assert!(bytes[..f.byte(24)] == *f.original(0, 24), "the bytes before are kept");
-    assert!(bytes[f.byte(27)..] == *f.original(27, SECTORS - 27), "the bytes after are kept");
+    assert!(
+        bytes[..f.byte(24)] == *f.original(0, 24),
+        "the bytes before are kept"
+    );
+    assert!(
+        bytes[f.byte(27)..] == *f.original(27, SECTORS - 27),
+        "the bytes after are kept"
+    );
 }
 
 fn flush_reaches_the_device(backend: &dyn Backend, sector_size: u32) {
@@ -394,7 +491,11 @@ fn disconnect_affects_only_that_partition(backend: &dyn Backend, sector_size: u3
     assert_eq!(f.disk.write_zeroes(a, 0, 1), Err(Error::Disconnected));
     assert_eq!(f.disk.subpartition(a, 1), Err(Error::Disconnected));
     assert_eq!(f.disk.slice(a, 0, 1), Err(Error::Disconnected));
-    assert_eq!(f.disk.info(a).size_sectors, 32, "info still describes the partition");
+    assert_eq!(
+        f.disk.info(a).size_sectors,
+        32,
+        "info still describes the partition"
+    );
     f.assert_unchanged();
     // Its sibling, its parent and the device carry on.
     f.disk.write(b, 0, &data).unwrap();
@@ -416,10 +517,18 @@ fn dropping_the_last_partition_releases_the_device(backend: &dyn Backend, sector
     assert_eq!(f.disk.live_devices(), 1, "the slice still holds the device");
     assert_eq!(f.disk.read(s, 0, f.len(1)).unwrap(), f.original(11, 1));
     f.disk.drop_partition(s);
-    assert_eq!(f.disk.live_devices(), 0, "the last partition took the device with it");
+    assert_eq!(
+        f.disk.live_devices(),
+        0,
+        "the last partition took the device with it"
+    );
     let (c, d) = f.disk.connect(5).unwrap();
     f.disk.disconnect(c);
     assert_eq!(f.disk.live_devices(), 1);
     f.disk.disconnect(d);
-    assert_eq!(f.disk.live_devices(), 0, "disconnected partitions hold no device");
+    assert_eq!(
+        f.disk.live_devices(),
+        0,
+        "disconnected partitions hold no device"
+    );
 }

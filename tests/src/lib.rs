@@ -9,12 +9,17 @@
 //!
 //! A case panics on failure, like a test; [`run_case`] turns that into an error.
 
-#![cfg_attr(
-    test,
-    allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::as_conversions,
+    clippy::cast_possible_truncation,
+    reason = "test code, with small known numbers: a panic is how a case reports a failure"
 )]
 
 mod cases;
+mod handles;
 mod model;
 mod native;
 pub mod random;
@@ -23,6 +28,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 pub use blockpart_core::{DeviceError, Error, Info, MAX_TRANSFER_BYTES, OutOfBounds};
 pub use cases::{CASES, Case};
+pub use handles::Handles;
 pub use model::ModelBackend;
 pub use native::NativeBackend;
 

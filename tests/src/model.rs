@@ -3,7 +3,9 @@
 //! It shares no code with `blockpart-core`: bounds are compared in `u128`, where nothing can
 //! overflow, so the two implementations check each other.
 
-use crate::{Backend, Disk, DiskSpec, Error, Info, MAX_TRANSFER_BYTES, OutOfBounds, Part};
+use std::collections::BTreeSet;
+
+use crate::{Backend, Disk, DiskSpec, Error, Handles, Info, MAX_TRANSFER_BYTES, OutOfBounds, Part};
 
 /// The model, as a backend.
 pub struct ModelBackend;
@@ -14,7 +16,7 @@ impl Backend for ModelBackend {
         Box::new(ModelDisk {
             bytes: contents.to_vec(),
             spec: *spec,
-            parts: Vec::new(),
+            parts: Handles::default(),
             devices: 0,
             requests: 0,
         })
@@ -25,7 +27,7 @@ struct ModelDisk {
     bytes: Vec<u8>,
     spec: DiskSpec,
     /// Every partition made, by handle; `None` once dropped.
-    parts: Vec<Option<ModelPart>>,
+    parts: Handles<ModelPart>,
     /// Device handles handed out so far.
     devices: usize,
     requests: u64,
@@ -40,7 +42,11 @@ struct ModelPart {
 }
 
 fn refused(start: u64, sectors: u64, size: u64) -> Error {
-    Error::OutOfBounds(OutOfBounds { sector_start: start, sectors, size_sectors: size })
+    Error::OutOfBounds(OutOfBounds {
+        sector_start: start,
+        sectors,
+        size_sectors: size,
+    })
 }
 
 fn fits(start: u64, sectors: u64, size: u64) -> bool {
@@ -49,28 +55,36 @@ fn fits(start: u64, sectors: u64, size: u64) -> bool {
 
 impl ModelDisk {
     fn part(&self, part: Part) -> ModelPart {
-        self.parts[part.0 as usize].expect("the case used a dropped partition")
-    }
-
-    fn add(&mut self, part: ModelPart) -> Part {
-        self.parts.push(Some(part));
-        Part(u32::try_from(self.parts.len() - 1).unwrap())
+        *self.parts.get(part)
     }
 
     fn connected(&self, part: Part) -> Result<ModelPart, Error> {
         let p = self.part(part);
-        if p.connected { Ok(p) } else { Err(Error::Disconnected) }
+        if p.connected {
+            Ok(p)
+        } else {
+            Err(Error::Disconnected)
+        }
     }
 
     fn writable(&self, part: Part) -> Result<ModelPart, Error> {
         let p = self.connected(part)?;
-        if self.spec.read_only { Err(Error::ReadOnly) } else { Ok(p) }
+        if self.spec.read_only {
+            Err(Error::ReadOnly)
+        } else {
+            Ok(p)
+        }
     }
 
     /// The byte range of a checked access of `len` bytes, or `None` for an empty one.
-    fn transfer(&self, p: ModelPart, start: u64, len: u64) -> Result<Option<(usize, usize)>, Error> {
+    fn transfer(
+        &self,
+        p: ModelPart,
+        start: u64,
+        len: u64,
+    ) -> Result<Option<(usize, usize)>, Error> {
         let sector_size = u64::from(self.spec.sector_size);
-        if len % sector_size != 0 {
+        if !len.is_multiple_of(sector_size) {
             return Err(Error::Unaligned(len));
         }
         if len > MAX_TRANSFER_BYTES {
@@ -79,7 +93,12 @@ impl ModelDisk {
         self.access(p, start, len / sector_size)
     }
 
-    fn access(&self, p: ModelPart, start: u64, sectors: u64) -> Result<Option<(usize, usize)>, Error> {
+    fn access(
+        &self,
+        p: ModelPart,
+        start: u64,
+        sectors: u64,
+    ) -> Result<Option<(usize, usize)>, Error> {
         if !fits(start, sectors, p.sectors) {
             return Err(refused(start, sectors, p.sectors));
         }
@@ -92,8 +111,15 @@ impl ModelDisk {
         if first > p.sectors {
             return Err(refused(first, 0, p.sectors));
         }
-        let head = self.add(ModelPart { sectors: first, ..p });
-        let tail = self.add(ModelPart { start: p.start + first, sectors: p.sectors - first, ..p });
+        let head = self.parts.add(ModelPart {
+            sectors: first,
+            ..p
+        });
+        let tail = self.parts.add(ModelPart {
+            start: p.start + first,
+            sectors: p.sectors - first,
+            ..p
+        });
         Ok((head, tail))
     }
 
@@ -106,12 +132,25 @@ impl ModelDisk {
 impl Disk for ModelDisk {
     fn whole(&mut self) -> Result<Part, Error> {
         let device = self.new_device();
-        Ok(self.add(ModelPart { device, start: 0, sectors: self.spec.sectors, connected: true }))
+        Ok(self.parts.add(ModelPart {
+            device,
+            start: 0,
+            sectors: self.spec.sectors,
+            connected: true,
+        }))
     }
 
     fn connect(&mut self, first: u64) -> Result<(Part, Part), Error> {
         let device = self.new_device();
-        self.split(ModelPart { device, start: 0, sectors: self.spec.sectors, connected: true }, first)
+        self.split(
+            ModelPart {
+                device,
+                start: 0,
+                sectors: self.spec.sectors,
+                connected: true,
+            },
+            first,
+        )
     }
 
     fn subpartition(&mut self, part: Part, first: u64) -> Result<(Part, Part), Error> {
@@ -124,7 +163,11 @@ impl Disk for ModelDisk {
         if !fits(start, sectors, p.sectors) {
             return Err(refused(start, sectors, p.sectors));
         }
-        Ok(self.add(ModelPart { start: p.start + start, sectors, ..p }))
+        Ok(self.parts.add(ModelPart {
+            start: p.start + start,
+            sectors,
+            ..p
+        }))
     }
 
     fn offset(&mut self, part: Part) -> u64 {
@@ -141,7 +184,9 @@ impl Disk for ModelDisk {
 
     fn read(&mut self, part: Part, start: u64, len: u64) -> Result<Vec<u8>, Error> {
         let p = self.connected(part)?;
-        let Some((from, to)) = self.transfer(p, start, len)? else { return Ok(Vec::new()) };
+        let Some((from, to)) = self.transfer(p, start, len)? else {
+            return Ok(Vec::new());
+        };
         self.requests += 1;
         Ok(self.bytes[from..to].to_vec())
     }
@@ -176,20 +221,20 @@ impl Disk for ModelDisk {
     }
 
     fn disconnect(&mut self, part: Part) {
-        if let Some(p) = &mut self.parts[part.0 as usize] {
-            p.connected = false;
-        }
+        self.parts.get_mut(part).connected = false;
     }
 
     fn drop_partition(&mut self, part: Part) {
-        self.parts[part.0 as usize] = None;
+        self.parts.take(part);
     }
 
     fn live_devices(&self) -> usize {
-        let mut live: Vec<usize> =
-            self.parts.iter().flatten().filter(|p| p.connected).map(|p| p.device).collect();
-        live.sort_unstable();
-        live.dedup();
+        let live: BTreeSet<usize> = self
+            .parts
+            .live()
+            .filter(|p| p.connected)
+            .map(|p| p.device)
+            .collect();
         live.len()
     }
 

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use blockpart_core::{BlockDevice, DeviceError, MemDevice, Partition, SectorSize};
 
-use crate::{Backend, Disk, DiskSpec, Error, Info, Part};
+use crate::{Backend, Disk, DiskSpec, Error, Handles, Info, Part};
 
 /// The native partitions of `blockpart-core`, as a backend.
 pub struct NativeBackend;
@@ -15,14 +15,18 @@ impl Backend for NativeBackend {
         let sector_size = SectorSize::new(spec.sector_size).expect("a valid sector size");
         let memory = MemDevice::new(contents.to_vec(), sector_size, !spec.read_only)
             .expect("contents of whole sectors");
-        Box::new(NativeDisk { memory, counters: Rc::default(), parts: Vec::new() })
+        Box::new(NativeDisk {
+            memory,
+            counters: Rc::default(),
+            parts: Handles::default(),
+        })
     }
 }
 
 struct NativeDisk {
     memory: MemDevice,
     counters: Rc<Counters>,
-    parts: Vec<Option<Partition<Counted>>>,
+    parts: Handles<Partition<Counted>>,
 }
 
 #[derive(Default)]
@@ -79,78 +83,68 @@ impl BlockDevice for Counted {
 impl NativeDisk {
     fn device(&self) -> Counted {
         self.counters.live.set(self.counters.live.get() + 1);
-        Counted { memory: self.memory.clone(), counters: Rc::clone(&self.counters) }
-    }
-
-    fn part(&mut self, part: Part) -> &mut Partition<Counted> {
-        self.parts[part.0 as usize].as_mut().expect("the case used a dropped partition")
-    }
-
-    fn add(&mut self, partition: Partition<Counted>) -> Part {
-        self.parts.push(Some(partition));
-        Part(u32::try_from(self.parts.len() - 1).unwrap())
-    }
-
-    fn add_pair(&mut self, (head, tail): (Partition<Counted>, Partition<Counted>)) -> (Part, Part) {
-        (self.add(head), self.add(tail))
+        Counted {
+            memory: self.memory.clone(),
+            counters: Rc::clone(&self.counters),
+        }
     }
 }
 
 impl Disk for NativeDisk {
     fn whole(&mut self) -> Result<Part, Error> {
         let whole = Partition::whole(self.device())?;
-        Ok(self.add(whole))
+        Ok(self.parts.add(whole))
     }
 
     fn connect(&mut self, first: u64) -> Result<(Part, Part), Error> {
         let pair = Partition::connect(first, self.device())?;
-        Ok(self.add_pair(pair))
+        Ok(self.parts.add_pair(pair))
     }
 
     fn subpartition(&mut self, part: Part, first: u64) -> Result<(Part, Part), Error> {
-        let pair = self.part(part).subpartition(first)?;
-        Ok(self.add_pair(pair))
+        let pair = self.parts.get_mut(part).subpartition(first)?;
+        Ok(self.parts.add_pair(pair))
     }
 
     fn slice(&mut self, part: Part, start: u64, sectors: u64) -> Result<Part, Error> {
-        let slice = self.part(part).slice(start, sectors)?;
-        Ok(self.add(slice))
+        let slice = self.parts.get_mut(part).slice(start, sectors)?;
+        Ok(self.parts.add(slice))
     }
 
     fn offset(&mut self, part: Part) -> u64 {
-        self.part(part).offset()
+        self.parts.get_mut(part).offset()
     }
 
     fn info(&mut self, part: Part) -> Info {
-        self.part(part).info()
+        self.parts.get_mut(part).info()
     }
 
     fn read(&mut self, part: Part, start: u64, len: u64) -> Result<Vec<u8>, Error> {
-        self.part(part).read(start, len)
+        self.parts.get_mut(part).read(start, len)
     }
 
     fn write(&mut self, part: Part, start: u64, data: &[u8]) -> Result<(), Error> {
-        self.part(part).write(start, data)
+        self.parts.get_mut(part).write(start, data)
     }
 
     fn flush(&mut self, part: Part) -> Result<(), Error> {
-        self.part(part).flush()
+        self.parts.get_mut(part).flush()
     }
 
     fn discard(&mut self, part: Part, start: u64, sectors: u64) -> Result<(), Error> {
-        self.part(part).discard(start, sectors)
+        self.parts.get_mut(part).discard(start, sectors)
     }
 
     fn write_zeroes(&mut self, part: Part, start: u64, sectors: u64) -> Result<(), Error> {
-        self.part(part).write_zeroes(start, sectors)
+        self.parts.get_mut(part).write_zeroes(start, sectors)
     }
 
     fn disconnect(&mut self, part: Part) {
-        self.part(part).disconnect();
+        self.parts.get_mut(part).disconnect();
     }
 
     fn drop_partition(&mut self, part: Part) {
-        self.parts[part.0 as usize] = None;
+        self.parts.take(part);
     }
 
     fn live_devices(&self) -> usize {

@@ -1,27 +1,66 @@
 //! Random sequences of partition operations, replayed on two backends that must agree.
 
 use proptest::prelude::*;
-use proptest::test_runner::TestCaseError;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-use crate::{Backend, Disk, DiskSpec, Part, pattern};
+use crate::{Backend, Disk, DiskSpec, ModelBackend, Part, pattern};
 
 /// One operation; partitions are named by their index among those not yet dropped.
 #[derive(Clone, Debug)]
-#[expect(missing_docs, reason = "each variant is the `Disk` method of the same name")]
+#[expect(
+    missing_docs,
+    reason = "each variant is the `Disk` method of the same name"
+)]
 pub enum Op {
     Whole,
-    Connect { first: u64 },
-    Subpartition { part: usize, first: u64 },
-    Slice { part: usize, start: u64, sectors: u64 },
-    Offset { part: usize },
-    Info { part: usize },
-    Read { part: usize, start: u64, len: u64 },
-    Write { part: usize, start: u64, len: u64, seed: u8 },
-    Flush { part: usize },
-    Discard { part: usize, start: u64, sectors: u64 },
-    WriteZeroes { part: usize, start: u64, sectors: u64 },
-    Disconnect { part: usize },
-    Drop { part: usize },
+    Connect {
+        first: u64,
+    },
+    Subpartition {
+        part: usize,
+        first: u64,
+    },
+    Slice {
+        part: usize,
+        start: u64,
+        sectors: u64,
+    },
+    Offset {
+        part: usize,
+    },
+    Info {
+        part: usize,
+    },
+    Read {
+        part: usize,
+        start: u64,
+        len: u64,
+    },
+    Write {
+        part: usize,
+        start: u64,
+        len: u64,
+        seed: u8,
+    },
+    Flush {
+        part: usize,
+    },
+    Discard {
+        part: usize,
+        start: u64,
+        sectors: u64,
+    },
+    WriteZeroes {
+        part: usize,
+        start: u64,
+        sectors: u64,
+    },
+    Disconnect {
+        part: usize,
+    },
+    Drop {
+        part: usize,
+    },
 }
 
 /// Sizes of the disks the sequences run on, in sectors.
@@ -35,7 +74,10 @@ fn sector() -> impl Strategy<Value = u64> {
 /// Byte lengths for `sector_size`: mostly whole sectors, sometimes not.
 fn length(sector_size: u32) -> impl Strategy<Value = u64> {
     let sector_size = u64::from(sector_size);
-    (0..10u64, prop_oneof![6 => Just(0), 1 => Just(1), 1 => Just(sector_size - 1)])
+    (
+        0..10u64,
+        prop_oneof![6 => Just(0), 1 => Just(1), 1 => Just(sector_size - 1)],
+    )
         .prop_map(move |(sectors, extra)| sectors * sector_size + extra)
 }
 
@@ -87,7 +129,11 @@ pub fn check_same(
     sector_size: u32,
     scenario: &Scenario,
 ) -> Result<(), TestCaseError> {
-    let spec = DiskSpec { sector_size, sectors: DISK_SECTORS, read_only: scenario.read_only };
+    let spec = DiskSpec {
+        sector_size,
+        sectors: DISK_SECTORS,
+        read_only: scenario.read_only,
+    };
     let contents = pattern(spec.len(), 1);
     let mut expected = Replay::new(expected.disk(&spec, &contents));
     let mut actual = Replay::new(actual.disk(&spec, &contents));
@@ -96,7 +142,10 @@ pub fn check_same(
         let got = actual.apply(op);
         prop_assert_eq!(got, want, "step {} ({:?})", step, op);
     }
-    prop_assert!(actual.disk.bytes() == expected.disk.bytes(), "the final disk bytes differ");
+    prop_assert!(
+        actual.disk.bytes() == expected.disk.bytes(),
+        "the final disk bytes differ"
+    );
     Ok(())
 }
 
@@ -108,19 +157,28 @@ struct Replay {
 
 impl Replay {
     fn new(disk: Box<dyn Disk>) -> Self {
-        Self { disk, parts: Vec::new() }
+        Self {
+            disk,
+            parts: Vec::new(),
+        }
     }
 
     /// Applies `op`, and describes its outcome (`None` when it names no existing partition).
     fn apply(&mut self, op: &Op) -> Option<String> {
         let outcome = match *op {
             Op::Whole => self.added(|disk| disk.whole().map(|p| vec![p])),
-            Op::Connect { first } => self.added(|disk| disk.connect(first).map(|(a, b)| vec![a, b])),
+            Op::Connect { first } => {
+                self.added(|disk| disk.connect(first).map(|(a, b)| vec![a, b]))
+            }
             Op::Subpartition { part, first } => {
                 let part = self.part(part)?;
                 self.added(|disk| disk.subpartition(part, first).map(|(a, b)| vec![a, b]))
             }
-            Op::Slice { part, start, sectors } => {
+            Op::Slice {
+                part,
+                start,
+                sectors,
+            } => {
                 let part = self.part(part)?;
                 self.added(|disk| disk.slice(part, start, sectors).map(|p| vec![p]))
             }
@@ -129,16 +187,32 @@ impl Replay {
             Op::Read { part, start, len } => {
                 format!("{:?}", self.disk.read(self.part(part)?, start, len))
             }
-            Op::Write { part, start, len, seed } => {
+            Op::Write {
+                part,
+                start,
+                len,
+                seed,
+            } => {
                 let data = pattern(usize::try_from(len).ok()?, seed);
                 format!("{:?}", self.disk.write(self.part(part)?, start, &data))
             }
             Op::Flush { part } => format!("{:?}", self.disk.flush(self.part(part)?)),
-            Op::Discard { part, start, sectors } => {
+            Op::Discard {
+                part,
+                start,
+                sectors,
+            } => {
                 format!("{:?}", self.disk.discard(self.part(part)?, start, sectors))
             }
-            Op::WriteZeroes { part, start, sectors } => {
-                format!("{:?}", self.disk.write_zeroes(self.part(part)?, start, sectors))
+            Op::WriteZeroes {
+                part,
+                start,
+                sectors,
+            } => {
+                format!(
+                    "{:?}",
+                    self.disk.write_zeroes(self.part(part)?, start, sectors)
+                )
             }
             Op::Disconnect { part } => {
                 self.disk.disconnect(self.part(part)?);
@@ -152,7 +226,10 @@ impl Replay {
                 String::new()
             }
         };
-        Some(format!("{outcome}; {} live devices", self.disk.live_devices()))
+        Some(format!(
+            "{outcome}; {} live devices",
+            self.disk.live_devices()
+        ))
     }
 
     fn part(&self, index: usize) -> Option<Part> {
@@ -171,4 +248,21 @@ impl Replay {
             Err(error) => format!("Err({error:?})"),
         }
     }
+}
+
+/// Checks `actual` against the model on `cases` random scenarios with `sector_size`; `Err`
+/// describes the smallest failing scenario found.
+pub fn agrees_with_model(actual: &dyn Backend, sector_size: u32, cases: u32) -> Result<(), String> {
+    // No failure file: the callers are not tests with a source tree to keep it in.
+    let config = Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config);
+    runner
+        .run(&scenarios(sector_size, 48), |scenario| {
+            check_same(&ModelBackend, actual, sector_size, &scenario)
+        })
+        .map_err(|failure| failure.to_string())
 }

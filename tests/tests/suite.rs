@@ -5,7 +5,6 @@ use blockpart_conformance::{
     Backend, CASES, ModelBackend, NativeBackend, SECTOR_SIZES, random, run_case,
 };
 use libtest_mimic::{Arguments, Trial};
-use proptest::test_runner::{Config, TestRunner};
 
 fn suite(name: &'static str, backend: fn() -> Box<dyn Backend>) -> impl Iterator<Item = Trial> {
     CASES.iter().flat_map(move |case| {
@@ -18,14 +17,10 @@ fn suite(name: &'static str, backend: fn() -> Box<dyn Backend>) -> impl Iterator
 }
 
 fn native_agrees_with_model(sector_size: u32) -> Trial {
-    Trial::test(format!("random::{sector_size}::native_agrees_with_model"), move || {
-        let mut runner = TestRunner::new(Config { cases: 256, ..Config::default() });
-        runner
-            .run(&random::scenarios(sector_size, 60), |scenario| {
-                random::check_same(&ModelBackend, &NativeBackend, sector_size, &scenario)
-            })
-            .map_err(|failure| failure.to_string().into())
-    })
+    Trial::test(
+        format!("random::{sector_size}::native_agrees_with_model"),
+        move || Ok(random::agrees_with_model(&NativeBackend, sector_size, 256)?),
+    )
 }
 
 fn main() {

@@ -13,6 +13,8 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod component_backend;
 mod file_device;
 mod runtime;

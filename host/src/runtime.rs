@@ -379,3 +379,26 @@ impl From<types::Error> for Error {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guest_imports_only_the_block_device_interface_and_its_types() {
+        let engine = Engine::default();
+        let component = Component::new(&engine, GUEST_COMPONENT).unwrap();
+        let imports: Vec<String> = component
+            .component_type()
+            .imports(&engine)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        assert_eq!(
+            imports,
+            [
+                "blockpart:partition/types@0.1.0",
+                "blockpart:partition/block-device@0.1.0"
+            ]
+        );
+    }
+}

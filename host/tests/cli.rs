@@ -1,0 +1,136 @@
+//! The `blockpart` command, run as a user runs it.
+
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use tempfile::TempDir;
+
+fn blockpart(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_blockpart"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A disk of `sectors` 512-byte sectors, each filled with its own number.
+fn disk(dir: &TempDir, sectors: u8) -> (String, Vec<u8>) {
+    let bytes: Vec<u8> = (0..sectors).flat_map(|s| [s; 512]).collect();
+    let path = dir.path().join("disk.img");
+    std::fs::write(&path, &bytes).unwrap();
+    (path.to_str().unwrap().to_owned(), bytes)
+}
+
+fn read(path: &str) -> Vec<u8> {
+    std::fs::read(Path::new(path)).unwrap()
+}
+
+#[test]
+fn info_describes_a_range() {
+    let dir = TempDir::new().unwrap();
+    let (path, _) = disk(&dir, 16);
+    let out = blockpart(&["info", &path, "--range", "4:8"], b"");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("8 sectors of 512 bytes (4096 bytes) from sector 4"),
+        "{text}"
+    );
+}
+
+#[test]
+fn cat_copies_exactly_the_range() {
+    let dir = TempDir::new().unwrap();
+    let (path, bytes) = disk(&dir, 16);
+    let out = blockpart(&["cat", &path, "--range", "3:5"], b"");
+    assert!(out.status.success());
+    assert_eq!(out.stdout, bytes[3 * 512..8 * 512]);
+}
+
+#[test]
+fn write_lands_at_range_start_plus_at() {
+    let dir = TempDir::new().unwrap();
+    let (path, mut bytes) = disk(&dir, 16);
+    let data = vec![0xEE; 1024];
+    let out = blockpart(&["write", &path, "--range", "4:8", "--at", "2"], &data);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    bytes[6 * 512..8 * 512].copy_from_slice(&data);
+    assert_eq!(read(&path), bytes);
+}
+
+#[test]
+fn refused_requests_fail_clearly_and_change_nothing() {
+    let dir = TempDir::new().unwrap();
+    let (path, bytes) = disk(&dir, 16);
+    for (args, stdin, message) in [
+        (vec!["cat", &path, "--range", "10:7"], vec![], "not within"),
+        (
+            vec!["write", &path, "--range", "4:2"],
+            vec![1; 1536],
+            "sectors 0..+3 are not within the partition's 2 sectors",
+        ),
+        (
+            vec!["write", &path, "--range", "4:2", "--at", "3"],
+            vec![1; 512],
+            "--at 3",
+        ),
+        (
+            vec!["write", &path, "--range", "4:2"],
+            vec![1; 100],
+            "not a whole number",
+        ),
+        (vec!["info", "/nonexistent.img"], vec![], "cannot open"),
+    ] {
+        let out = blockpart(&args, &stdin);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert_eq!(read(&path), bytes, "{args:?} changed the disk");
+    }
+}
+
+#[test]
+fn bad_arguments_are_usage_errors() {
+    let dir = TempDir::new().unwrap();
+    let (path, _) = disk(&dir, 16);
+    for args in [
+        vec!["info", &path, "--sector-size", "1000"],
+        vec!["cat", &path, "--range", "5"],
+    ] {
+        assert_eq!(blockpart(&args, b"").status.code(), Some(2), "{args:?}");
+    }
+}
+
+#[test]
+fn component_command_writes_the_embedded_guest() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("partitioner.wasm");
+    let out = blockpart(&["component", "-o", path.to_str().unwrap()], b"");
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        blockpart_host::GUEST_COMPONENT
+    );
+}
+
+#[test]
+fn conformance_command_runs_against_a_given_component() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("partitioner.wasm");
+    std::fs::write(&path, blockpart_host::GUEST_COMPONENT).unwrap();
+    let out = blockpart(&["conformance", "--component", path.to_str().unwrap()], b"");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}");
+    assert!(text.trim_end().ends_with("54 passed, 0 failed"), "{text}");
+}

@@ -16,6 +16,7 @@
 mod device;
 mod error;
 mod extent;
+mod geometry;
 mod mem_device;
 mod partition;
 mod sector_size;
@@ -23,6 +24,7 @@ mod sector_size;
 pub use device::{BlockDevice, Info};
 pub use error::{DeviceError, Error};
 pub use extent::{Extent, OutOfBounds};
+pub use geometry::Geometry;
 pub use mem_device::MemDevice;
 pub use partition::{MAX_TRANSFER_BYTES, Partition};
 pub use sector_size::SectorSize;

@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::ops::Range;
 use std::rc::Rc;
 
-use crate::{BlockDevice, DeviceError, Extent, Info, SectorSize};
+use crate::{BlockDevice, DeviceError, Geometry, Info, SectorSize};
 
 /// A block device whose sectors live in a shared byte buffer.
 ///
@@ -13,18 +13,20 @@ use crate::{BlockDevice, DeviceError, Extent, Info, SectorSize};
 #[derive(Clone, Debug)]
 pub struct MemDevice {
     bytes: Rc<RefCell<Vec<u8>>>,
-    sector_size: SectorSize,
-    read_write: bool,
+    geometry: Geometry,
 }
 
 impl MemDevice {
     /// A device over `bytes`, which must be a whole number of sectors.
     pub fn new(bytes: Vec<u8>, sector_size: SectorSize, read_write: bool) -> Option<Self> {
-        sector_size.sectors_in(u64::try_from(bytes.len()).ok()?)?;
+        let sectors = sector_size.sectors_in(u64::try_from(bytes.len()).ok()?)?;
         Some(Self {
             bytes: Rc::new(RefCell::new(bytes)),
-            sector_size,
-            read_write,
+            geometry: Geometry {
+                sector_size,
+                sectors,
+                read_write,
+            },
         })
     }
 
@@ -33,60 +35,35 @@ impl MemDevice {
         self.bytes.borrow().clone()
     }
 
-    /// The byte range of `sectors` sectors from `start`, checked against the device.
+    /// The bytes of `sectors` sectors from `start`, checked against the device.
     fn range(&self, start: u64, sectors: u64) -> Result<Range<usize>, DeviceError> {
-        let extent = Extent::whole(self.info().size_sectors)
-            .slice(start, sectors)
-            .map_err(|_| DeviceError::OutOfBounds)?;
-        let byte = |sector| {
-            self.sector_size
-                .bytes_in(sector)
-                .and_then(|b| usize::try_from(b).ok())
-                .ok_or(DeviceError::OutOfBounds)
-        };
-        #[expect(
-            clippy::arithmetic_side_effects,
-            reason = "the extent lies within the device, whose end fits"
-        )]
-        let end = extent.start() + extent.sectors();
-        Ok(byte(extent.start())?..byte(end)?)
+        let (offset, len) = self.geometry.bytes(start, sectors)?;
+        index_range(offset, len)
     }
+}
 
-    fn writable(&self) -> Result<(), DeviceError> {
-        if self.read_write {
-            Ok(())
-        } else {
-            Err(DeviceError::ReadOnly)
-        }
-    }
-
-    fn sectors_in(&self, len: u64) -> Result<u64, DeviceError> {
-        self.sector_size
-            .sectors_in(len)
-            .ok_or(DeviceError::Unaligned)
-    }
+/// `offset..offset + len` as indices; the device's bytes are in memory, so they fit.
+fn index_range(offset: u64, len: u64) -> Result<Range<usize>, DeviceError> {
+    let end = offset.checked_add(len).ok_or(DeviceError::OutOfBounds)?;
+    let index = |byte| usize::try_from(byte).map_err(|_| DeviceError::OutOfBounds);
+    Ok(index(offset)?..index(end)?)
 }
 
 impl BlockDevice for MemDevice {
     fn info(&self) -> Info {
-        let len = u64::try_from(self.bytes.borrow().len()).unwrap_or(u64::MAX);
-        Info {
-            read_write: self.read_write,
-            sector_size: self.sector_size.get(),
-            size_sectors: self.sector_size.sectors_in(len).unwrap_or(0),
-        }
+        self.geometry.info()
     }
 
     fn read(&self, sector_start: u64, len: u64) -> Result<Vec<u8>, DeviceError> {
-        let range = self.range(sector_start, self.sectors_in(len)?)?;
+        let range = index_range(self.geometry.transfer(sector_start, len)?, len)?;
         let bytes = self.bytes.borrow();
         Ok(bytes.get(range).ok_or(DeviceError::OutOfBounds)?.to_vec())
     }
 
     fn write(&self, sector_start: u64, data: &[u8]) -> Result<(), DeviceError> {
-        self.writable()?;
+        self.geometry.writable()?;
         let len = u64::try_from(data.len()).map_err(|_| DeviceError::OutOfBounds)?;
-        let range = self.range(sector_start, self.sectors_in(len)?)?;
+        let range = index_range(self.geometry.transfer(sector_start, len)?, len)?;
         let mut bytes = self.bytes.borrow_mut();
         bytes
             .get_mut(range)
@@ -105,7 +82,7 @@ impl BlockDevice for MemDevice {
     }
 
     fn write_zeroes(&self, sector_start: u64, sectors: u64) -> Result<(), DeviceError> {
-        self.writable()?;
+        self.geometry.writable()?;
         let range = self.range(sector_start, sectors)?;
         let mut bytes = self.bytes.borrow_mut();
         bytes

@@ -4,7 +4,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use blockpart_core::{BlockDevice, DeviceError, Extent, Info, SectorSize};
+use blockpart_core::{BlockDevice, DeviceError, Geometry, Info, SectorSize};
 use rustix::fs::{FallocateFlags, fallocate};
 use rustix::io::Errno;
 
@@ -39,9 +39,7 @@ pub enum OpenError {
 #[derive(Debug)]
 pub struct FileDevice {
     file: File,
-    sector_size: SectorSize,
-    sectors: u64,
-    read_write: bool,
+    geometry: Geometry,
 }
 
 impl FileDevice {
@@ -67,37 +65,12 @@ impl FileDevice {
             })?;
         Ok(Self {
             file,
-            sector_size,
-            sectors,
-            read_write: !read_only,
+            geometry: Geometry {
+                sector_size,
+                sectors,
+                read_write: !read_only,
+            },
         })
-    }
-
-    /// The byte offset and length of `sectors` sectors from `start`, checked against the file.
-    fn bytes(&self, start: u64, sectors: u64) -> Result<(u64, u64), DeviceError> {
-        let extent = Extent::whole(self.sectors)
-            .slice(start, sectors)
-            .map_err(|_| DeviceError::OutOfBounds)?;
-        let byte = |sectors| {
-            self.sector_size
-                .bytes_in(sectors)
-                .ok_or(DeviceError::OutOfBounds)
-        };
-        Ok((byte(extent.start())?, byte(extent.sectors())?))
-    }
-
-    fn writable(&self) -> Result<(), DeviceError> {
-        if self.read_write {
-            Ok(())
-        } else {
-            Err(DeviceError::ReadOnly)
-        }
-    }
-
-    fn sectors_in(&self, len: u64) -> Result<u64, DeviceError> {
-        self.sector_size
-            .sectors_in(len)
-            .ok_or(DeviceError::Unaligned)
     }
 
     /// `fallocate` with `mode`, or writing zeroes where the file system cannot.
@@ -107,8 +80,8 @@ impl FileDevice {
         start: u64,
         sectors: u64,
     ) -> Result<(), DeviceError> {
-        self.writable()?;
-        let (offset, len) = self.bytes(start, sectors)?;
+        self.geometry.writable()?;
+        let (offset, len) = self.geometry.bytes(start, sectors)?;
         match fallocate(&self.file, mode | FallocateFlags::KEEP_SIZE, offset, len) {
             Ok(()) => Ok(()),
             Err(Errno::OPNOTSUPP | Errno::NOSYS) => self.write_zero_bytes(offset, len),
@@ -142,15 +115,11 @@ fn io_error(error: impl std::fmt::Display) -> DeviceError {
 
 impl BlockDevice for FileDevice {
     fn info(&self) -> Info {
-        Info {
-            read_write: self.read_write,
-            sector_size: self.sector_size.get(),
-            size_sectors: self.sectors,
-        }
+        self.geometry.info()
     }
 
     fn read(&self, sector_start: u64, len: u64) -> Result<Vec<u8>, DeviceError> {
-        let (offset, len) = self.bytes(sector_start, self.sectors_in(len)?)?;
+        let offset = self.geometry.transfer(sector_start, len)?;
         let mut data = vec![0; usize::try_from(len).map_err(io_error)?];
         self.file
             .read_exact_at(&mut data, offset)
@@ -159,9 +128,9 @@ impl BlockDevice for FileDevice {
     }
 
     fn write(&self, sector_start: u64, data: &[u8]) -> Result<(), DeviceError> {
-        self.writable()?;
+        self.geometry.writable()?;
         let len = u64::try_from(data.len()).map_err(io_error)?;
-        let (offset, _) = self.bytes(sector_start, self.sectors_in(len)?)?;
+        let offset = self.geometry.transfer(sector_start, len)?;
         self.file.write_all_at(data, offset).map_err(io_error)
     }
 

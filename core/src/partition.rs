@@ -78,11 +78,6 @@ impl<D: BlockDevice> Partition<D> {
         }
     }
 
-    /// Whether [`Partition::disconnect`] has been called.
-    pub fn is_connected(&self) -> bool {
-        self.device.is_some()
-    }
-
     /// Reads `len` bytes from sector `start`.
     pub fn read(&self, start: u64, len: u64) -> Result<Vec<u8>, Error> {
         let (device, at) = self.transfer(start, len)?;

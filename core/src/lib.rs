@@ -20,6 +20,7 @@ mod geometry;
 mod mem_device;
 mod partition;
 mod sector_size;
+mod table;
 
 pub use device::{BlockDevice, Info};
 pub use error::{DeviceError, Error};
@@ -28,3 +29,5 @@ pub use geometry::Geometry;
 pub use mem_device::MemDevice;
 pub use partition::{MAX_TRANSFER_BYTES, Partition};
 pub use sector_size::SectorSize;
+pub use table::{Entry, Label, PartitionType, Table, TableError};
+pub use uuid::Uuid;

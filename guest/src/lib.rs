@@ -1,5 +1,5 @@
-//! The partitioner component: exports `partition` over the imported `block-device`, and imports
-//! nothing else.
+//! The partitioner component: exports `partition` and `partition-table` over the imported
+//! `block-device`, and imports nothing else.
 //!
 //! All logic lives in `blockpart-core`; this file only converts between WIT types and its types.
 
@@ -14,6 +14,8 @@ use std::cell::RefCell;
 use blockpart_core as core;
 
 wit_bindgen::generate!({ path: "../wit", world: "partitioner" });
+
+mod table;
 
 use blockpart::partition::block_device::Device;
 use blockpart::partition::types as wit;

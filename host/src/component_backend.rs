@@ -48,12 +48,12 @@ struct ComponentDisk {
     parts: Handles<PartitionHandle>,
 }
 
-/// The partition's answer; a guest failure fails the case.
+/// The partition's answer; a guest failure fails the case (no case reads a table).
 fn answer<T>(result: Result<T, Error>) -> Result<T, PartitionError> {
     match result {
         Ok(value) => Ok(value),
         Err(Error::Partition(error)) => Err(error),
-        Err(Error::Guest(error)) => panic!("the partitioner failed: {error:#}"),
+        Err(error) => panic!("{error}"),
     }
 }
 

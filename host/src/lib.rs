@@ -29,6 +29,9 @@ pub enum Error {
     /// The partition refused the request or its device failed it.
     #[error(transparent)]
     Partition(#[from] blockpart_core::Error),
+    /// The partition table could not be read, or has no such entry.
+    #[error(transparent)]
+    Table(#[from] blockpart_core::TableError),
     /// The guest trapped or broke the component contract. The instance must not be used again.
     #[error("the partitioner failed: {0:#}")]
     Guest(wasmtime::Error),

@@ -15,6 +15,8 @@ use blockpart_host::{
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
+mod list;
+
 /// Partition disk images inside a WebAssembly sandbox.
 ///
 /// Every access goes through the partitioner component, which sees nothing but the disk it is
@@ -37,6 +39,18 @@ enum Command {
         #[arg(long, value_name = "BYTES", value_parser = sector_size)]
         sector_size: Option<SectorSize>,
     },
+    /// Lists the partitions of a disk's MBR or GPT, read inside the sandbox.
+    ///
+    /// Partition tables are untrusted input: the partitioner reads them with nothing but the
+    /// disk in reach, and refuses a table whose entries overlap, run past the disk or loop.
+    /// Disk images do not record their sector size: give `--sector-size 4096` for 4Kn disks.
+    List {
+        #[command(flatten)]
+        disk: DiskArgs,
+        /// Prints JSON in the shape of `sfdisk --json`, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Describes a disk, or a range of it, as the partitioner sees it.
     Info {
         #[command(flatten)]
@@ -45,26 +59,26 @@ enum Command {
         #[arg(long, value_name = "START:LEN")]
         range: Option<Range>,
     },
-    /// Copies a range of a disk to standard output.
+    /// Copies a disk, a partition or a range of either to standard output.
     Cat {
         #[command(flatten)]
         disk: DiskArgs,
-        /// The range to copy.
+        /// Only this range (default: all of it).
         #[arg(long, value_name = "START:LEN")]
-        range: Range,
+        range: Option<Range>,
     },
-    /// Writes standard input into a range of a disk.
+    /// Writes standard input into a disk, a partition or a range of either.
     ///
-    /// The input must be whole sectors and fit in the range from `--at`. When the input is a
+    /// The input must be whole sectors and fit from `--at`. When the input is a
     /// regular file this is checked before anything is written; from a pipe, the copy stops at
     /// the first chunk that does not fit, after writing the chunks before it.
     Write {
         #[command(flatten)]
         disk: DiskArgs,
-        /// The range to write into.
+        /// Only this range (default: all of it).
         #[arg(long, value_name = "START:LEN")]
-        range: Range,
-        /// The sector of the range to start at.
+        range: Option<Range>,
+        /// The sector to start at, relative to the partition or range.
         #[arg(long, value_name = "SECTOR", default_value_t = 0)]
         at: u64,
     },
@@ -83,6 +97,10 @@ struct DiskArgs {
     /// Bytes per sector: a power of two, at least 512.
     #[arg(long, value_name = "BYTES", default_value = "512", value_parser = sector_size)]
     sector_size: SectorSize,
+    /// Partition N of the disk's partition table, as `blockpart list` numbers them, instead of
+    /// the whole disk. A `--range` is then relative to it.
+    #[arg(short, long, value_name = "N")]
+    partition: Option<u32>,
 }
 
 /// `START:LEN`, in sectors.
@@ -130,6 +148,20 @@ fn run(command: Command) -> Result<ExitCode> {
             component,
             sector_size,
         } => conformance(component, sector_size),
+        Command::List { disk, json } => {
+            let (mut instance, part) = open(&disk, None, true)?;
+            let table = instance.read_table(part).with_context(|| {
+                format!("reading the partition table of {}", disk.disk.display())
+            })?;
+            let device = disk.disk.display().to_string();
+            if json {
+                let json = serde_json::to_string_pretty(&list::sfdisk_json(&table, &device))?;
+                println!("{json}");
+            } else {
+                print!("{}", list::readable(&table, &device));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Info { disk, range } => {
             let (mut instance, part) = open(&disk, range, true)?;
             let info = instance.info(part)?;
@@ -153,20 +185,17 @@ fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Cat { disk, range } => {
-            let (mut instance, part) = open(&disk, Some(range), true)?;
-            cat(&mut instance, part, disk.sector_size, range.sectors)?;
+            let (mut instance, part) = open(&disk, range, true)?;
+            let sectors = instance.info(part)?.size_sectors;
+            cat(&mut instance, part, disk.sector_size, sectors)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Write { disk, range, at } => {
-            let (mut instance, part) = open(&disk, Some(range), false)?;
+            let (mut instance, part) = open(&disk, range, false)?;
+            let sectors = instance.info(part)?.size_sectors;
             let target = instance
-                .slice(part, at, range.sectors.saturating_sub(at))
-                .with_context(|| {
-                    format!(
-                        "--at {at} is not within the range of {} sectors",
-                        range.sectors
-                    )
-                })?;
+                .slice(part, at, sectors.saturating_sub(at))
+                .with_context(|| format!("--at {at} is not within its {sectors} sectors"))?;
             write(&mut instance, target, disk.sector_size)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -221,8 +250,8 @@ fn conformance(component: Option<PathBuf>, sector_size: Option<SectorSize>) -> R
     })
 }
 
-/// An instance of the built-in partitioner with `disk` handed to it, and the partition of
-/// `range` (or the whole disk).
+/// An instance of the built-in partitioner with `disk` handed to it, and the partition the
+/// arguments select: the whole disk or its `--partition`, then `range` of that.
 fn open(
     disk: &DiskArgs,
     range: Option<Range>,
@@ -230,20 +259,24 @@ fn open(
 ) -> Result<(Instance, PartitionHandle)> {
     let device = FileDevice::open(&disk.disk, disk.sector_size, read_only)?;
     let mut instance = Runtime::new()?.instantiate()?;
-    let whole = instance.whole(device)?;
-    let Some(range) = range else {
-        return Ok((instance, whole));
-    };
-    let part = instance
-        .slice(whole, range.start, range.sectors)
-        .with_context(|| {
-            format!(
-                "--range {}:{} is not within {}",
-                range.start,
-                range.sectors,
-                disk.disk.display()
-            )
-        })?;
+    let mut part = instance.whole(device)?;
+    let mut what = disk.disk.display().to_string();
+    if let Some(number) = disk.partition {
+        part = instance
+            .open_entry(part, number)
+            .with_context(|| format!("opening partition {number} of {what}"))?;
+        what = format!("partition {number}");
+    }
+    if let Some(range) = range {
+        part = instance
+            .slice(part, range.start, range.sectors)
+            .with_context(|| {
+                format!(
+                    "--range {}:{} is not within {what}",
+                    range.start, range.sectors
+                )
+            })?;
+    }
     Ok((instance, part))
 }
 

@@ -6,6 +6,8 @@ use wasmtime::{Config, Engine, Store};
 
 use crate::Error;
 
+mod table;
+
 mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
@@ -17,7 +19,7 @@ mod bindings {
 }
 
 use bindings::blockpart::partition::{block_device, types};
-use bindings::exports::blockpart::partition::partition;
+use bindings::exports::blockpart::partition::{partition, partition_table};
 use bindings::{Partitioner, PartitionerPre};
 
 /// The built-in partitioner component, as built from `guest/` by `build.rs`.
@@ -52,12 +54,12 @@ impl Runtime {
     /// A fresh instance, with its own memory and no devices.
     pub fn instantiate(&self) -> wasmtime::Result<Instance> {
         let mut store = Store::new(&self.engine, State::default());
-        let exports = self
-            .pre
-            .instantiate(&mut store)?
-            .blockpart_partition_partition()
-            .clone();
-        Ok(Instance { store, exports })
+        let bindings = self.pre.instantiate(&mut store)?;
+        Ok(Instance {
+            exports: bindings.blockpart_partition_partition().clone(),
+            tables: bindings.blockpart_partition_partition_table().clone(),
+            store,
+        })
     }
 }
 
@@ -168,6 +170,7 @@ pub struct PartitionHandle(ResourceAny);
 pub struct Instance {
     store: Store<State>,
     exports: partition::Guest,
+    tables: partition_table::Guest,
 }
 
 impl Instance {

@@ -145,14 +145,14 @@ pub fn readable(table: &Table, device: &str) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{:>4} {:>12} {:>12} {:>12} {:>10}  {:<4} {:<24} name",
+        "\n{:>4} {:>10} {:>10} {:>10} {:>10}  {:<4} {:<24} name",
         "#", "start", "end", "sectors", "size", "boot", "type"
     );
     for entry in &table.entries {
         let end = entry.start.saturating_add(entry.sectors).saturating_sub(1);
         let size = u128::from(entry.sectors).saturating_mul(u128::from(table.sector_size));
         let line = format!(
-            "{:>4} {:>12} {:>12} {:>12} {:>10}  {:<4} {:<24} {}",
+            "{:>4} {:>10} {:>10} {:>10} {:>10}  {:<4} {:<24} {}",
             entry.number,
             entry.start,
             end,

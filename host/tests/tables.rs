@@ -224,3 +224,29 @@ fn a_partition_number_not_in_the_table_is_an_error_and_writes_nothing() {
     assert!(stderr.contains("there is no partition 2"), "{stderr}");
     assert!(std::fs::read(&path).unwrap() == before);
 }
+
+#[test]
+fn list_shows_a_row_per_partition_and_a_picture_of_the_disk() {
+    let (dir, _) = unpack("mbr-primaries");
+    let output = blockpart(dir.path(), &["list", "mbr-primaries.img"]);
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let rows: Vec<_> = text
+        .lines()
+        .filter(|line| line.starts_with("   "))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "   #      start        end    sectors       size  boot type                     name",
+            "   1         63        999        937  468.5 KiB  *    W95 FAT32 (LBA)",
+            "   2       2048       4095       2048      1 MiB       Linux",
+            "   3       4500       4599        100     50 KiB       Linux swap / Solaris",
+            "   4       6000       7999       2000   1000 KiB       HPFS/NTFS/exFAT",
+        ]
+    );
+    // One column per 128 sectors: partition 3 (sectors 4500 to 4599) is one column wide.
+    assert!(
+        text.contains("\n|11111111........2222222222222222...3..........44444444444444444.|\n")
+    );
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Small disks with tables made by sfdisk, as seeds for the `tables` fuzz target. The first byte
+# of each seed is the target's flags byte (bit 0: 4096-byte sectors; bit 1: fix GPT CRC32s).
+set -euo pipefail
+cd "$(dirname "$0")"
+mkdir -p seeds/tables
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+make() { # NAME FLAGS SECTORS, table script on stdin
+    truncate -s $(($3 * 512)) "$work/$1"
+    sfdisk --quiet --no-reread --no-tell-kernel "$work/$1" >/dev/null
+    { printf "\\x$2"; cat "$work/$1"; } > "seeds/tables/$1"
+}
+make mbr 00 64 <<'T'
+label: dos
+start=1, size=7, type=83, bootable
+start=8, size=40, type=5
+start=50, size=10, type=7
+start=10, size=8, type=83
+start=20, size=8, type=82
+start=30, size=8, type=c
+T
+make gpt 00 48 <<'T'
+label: gpt
+table-length: 4
+first-lba: 3
+start=3, size=10, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="a"
+start=20, size=10, type=0657FD6D-A4AB-43C4-84E5-0933C84B4F4F, name="b", attrs="GUID:60"
+T
+cp seeds/tables/gpt seeds/tables/gpt-fix-crcs
+printf '\x02' | dd of=seeds/tables/gpt-fix-crcs bs=1 conv=notrunc status=none
+ls -l seeds/tables

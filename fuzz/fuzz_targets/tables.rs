@@ -14,7 +14,11 @@ fuzz_target!(|input: &[u8]| {
     let Some((&flags, disk)) = input.split_first() else {
         return;
     };
-    let sector_size = if flags & 1 == 0 { SectorSize::B512 } else { SectorSize::new(4096).expect("4096 is a sector size") };
+    let sector_size = if flags & 1 == 0 {
+        SectorSize::B512
+    } else {
+        SectorSize::new(4096).expect("4096 is a sector size")
+    };
     let sector = sector_size.get() as usize;
     let mut disk = disk[..disk.len() / sector * sector].to_vec();
     if flags & 2 != 0 {
@@ -33,14 +37,28 @@ fuzz_target!(|input: &[u8]| {
         let end = entry.start.checked_add(entry.sectors).expect("no overflow");
         assert!(end <= size, "{entry:?} past the disk's {size} sectors");
         assert!(entry.start > 0, "{entry:?} over sector 0");
-        if let Label::Gpt { first_usable, last_usable, .. } = table.label {
-            assert!(entry.start >= first_usable && end - 1 <= last_usable, "{entry:?}");
+        if let Label::Gpt {
+            first_usable,
+            last_usable,
+            ..
+        } = table.label
+        {
+            assert!(
+                entry.start >= first_usable && end - 1 <= last_usable,
+                "{entry:?}"
+            );
         }
         let opened = table.open(&disk, entry.number).expect("every entry opens");
-        assert_eq!((opened.offset(), opened.info().size_sectors), (entry.start, entry.sectors));
+        assert_eq!(
+            (opened.offset(), opened.info().size_sectors),
+            (entry.start, entry.sectors)
+        );
         numbers.push(entry.number);
     }
-    assert!(numbers.windows(2).all(|pair| pair[0] < pair[1]), "{numbers:?}");
+    assert!(
+        numbers.windows(2).all(|pair| pair[0] < pair[1]),
+        "{numbers:?}"
+    );
 
     // Entries are disjoint, except MBR logical partitions inside their extended partition.
     let extended = |entry: &blockpart_core::Entry| {

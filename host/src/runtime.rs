@@ -2,7 +2,7 @@
 
 use blockpart_core::{BlockDevice, DeviceError, Info, OutOfBounds};
 use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceAny, ResourceTable};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Cache, CacheConfig, Config, Engine, Store};
 
 use crate::Error;
 
@@ -43,7 +43,21 @@ impl Runtime {
 
     /// Any component of the `partitioner` world, as bytes of a binary or text component.
     pub fn from_component(bytes: &[u8]) -> wasmtime::Result<Self> {
-        let engine = Engine::new(&Config::new())?;
+        Self::with_config(&Config::new(), bytes)
+    }
+
+    /// Like [`Runtime::from_component`], with compiled code kept in wasmtime's cache directory
+    /// (`~/.cache/wasmtime` on Linux) and reused by later runs: the first run compiles, later
+    /// ones load. Entries are keyed by the wasmtime version, its settings and the component's
+    /// bytes, so a new build or a different component never loads stale code.
+    pub fn cached(bytes: &[u8]) -> wasmtime::Result<Self> {
+        let mut config = Config::new();
+        config.cache(Some(Cache::new(CacheConfig::new())?));
+        Self::with_config(&config, bytes)
+    }
+
+    fn with_config(config: &Config, bytes: &[u8]) -> wasmtime::Result<Self> {
+        let engine = Engine::new(config)?;
         let component = Component::new(&engine, bytes)?;
         let mut linker = Linker::new(&engine);
         Partitioner::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;

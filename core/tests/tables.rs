@@ -271,20 +271,49 @@ fn gpt_entry_past_the_usable_sectors_is_refused_by_number() {
     // Entry 2's last sector, pushed past the last usable one; then every CRC made right again.
     let entry2 = 1024 + 128;
     image[entry2 + 40..entry2 + 48].copy_from_slice(&4090u64.to_le_bytes());
-    for header in [512, LAST] {
-        let array = u64::from_le_bytes(image[header + 72..header + 80].try_into().unwrap());
-        let array = array as usize * 512;
-        let crc = crc32fast::hash(&image[array..array + 128 * 128]);
-        image[header + 88..header + 92].copy_from_slice(&crc.to_le_bytes());
-        image[header + 16..header + 20].fill(0);
-        let crc = crc32fast::hash(&image[header..header + 92]);
-        image[header + 16..header + 20].copy_from_slice(&crc.to_le_bytes());
-    }
+    fix_crcs(&mut image, 512);
+    fix_crcs(&mut image, LAST);
     let error = read(image, 512).unwrap_err();
     assert!(
         matches!(&error, TableError::BadEntry { number: 2, reason } if reason.contains("usable")),
         "{error}"
     );
+}
+
+/// Makes the CRC32s of the GPT header at byte `header` and of its entry array right again.
+fn fix_crcs(image: &mut [u8], header: usize) {
+    let array = u64::from_le_bytes(image[header + 72..header + 80].try_into().unwrap());
+    let array = array as usize * 512;
+    let crc = crc32fast::hash(&image[array..array + 128 * 128]);
+    image[header + 88..header + 92].copy_from_slice(&crc.to_le_bytes());
+    image[header + 16..header + 20].fill(0);
+    let crc = crc32fast::hash(&image[header..header + 92]);
+    image[header + 16..header + 20].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Found by the fuzzer: a header whose usable sectors start at 0 let an entry cover the
+/// protective MBR (and, from the backup header, the primary header too). Such a primary header
+/// is damaged, so the backup is used; such a backup header leaves no valid header.
+#[test]
+fn gpt_usable_sectors_over_sectors_0_and_1_are_refused() {
+    let mut image = small_gpt();
+    image[512 + 40..512 + 48].copy_from_slice(&0u64.to_le_bytes());
+    fix_crcs(&mut image, 512);
+    let table = read(image, 512).unwrap();
+    assert!(matches!(table.label, Label::Gpt { from_backup: true, .. }));
+
+    for first_usable in [0u64, 1] {
+        let mut image = small_gpt();
+        image[512 + 60] ^= 1;
+        image[LAST + 40..LAST + 48].copy_from_slice(&first_usable.to_le_bytes());
+        fix_crcs(&mut image, LAST);
+        let error = read(image, 512).unwrap_err().to_string();
+        assert!(
+            error.contains("backup at sector 4095 lays out its sectors badly")
+                && error.contains("the protective MBR and primary header"),
+            "{first_usable}: {error}"
+        );
+    }
 }
 
 /// An MBR with the given primaries `(type, start, sectors)`, on a disk of `sectors` sectors.

@@ -121,11 +121,19 @@ fn load<D: BlockDevice>(disk: &Sectors<D>, lba: u64) -> Result<Header, Damage> {
         start: first_usable,
         end: last_usable.saturating_add(1),
     };
-    let own = Claim {
-        owner: Owner::Table("the header"),
-        start: lba,
-        end: lba.saturating_add(1),
-    };
+    // Sectors 0 and 1 hold the protective MBR and the primary header, whichever header this is.
+    let mut claims = vec![Claim {
+        owner: Owner::Table("the protective MBR and primary header"),
+        start: 0,
+        end: 2,
+    }];
+    if lba > 1 {
+        claims.push(Claim {
+            owner: Owner::Table("the header"),
+            start: lba,
+            end: lba.saturating_add(1),
+        });
+    }
 
     let (array_lba, count, entry_size) = (field64(72)?, field32(80)?, field32(84)?);
     if entry_size < ENTRY_MIN || !entry_size.is_power_of_two() {
@@ -149,7 +157,8 @@ fn load<D: BlockDevice>(disk: &Sectors<D>, lba: u64) -> Result<Header, Damage> {
             array.start, array.end
         )));
     }
-    disjoint(vec![usable, own, array])
+    claims.extend([usable, array]);
+    disjoint(claims)
         .map_err(|overlap| corrupt(format!("lays out its sectors badly: {overlap}")))?;
 
     let mut bytes = disk.read(array_lba, array_sectors)?;

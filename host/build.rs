@@ -27,7 +27,26 @@ fn main() -> Result<()> {
         "cargo:rustc-env=BLOCKPART_GUEST_COMPONENT={}",
         path.display()
     );
+    println!(
+        "cargo:rustc-env=BLOCKPART_WASMTIME_VERSION={}",
+        locked_version(workspace, "wasmtime")?
+    );
     Ok(())
+}
+
+/// The version of `package` that Cargo.lock pins, for reports (wasmtime exports no constant).
+fn locked_version(workspace: &Path, package: &str) -> Result<String> {
+    let lock =
+        std::fs::read_to_string(workspace.join("Cargo.lock")).context("reading Cargo.lock")?;
+    let entry = format!("name = \"{package}\"\nversion = \"");
+    let start = lock
+        .find(&entry)
+        .with_context(|| format!("{package} is not in Cargo.lock"))?
+        .saturating_add(entry.len());
+    let version = lock.get(start..).and_then(|rest| rest.split('"').next());
+    version
+        .map(str::to_owned)
+        .with_context(|| format!("no version of {package} in Cargo.lock"))
 }
 
 /// Adds the wasm target with rustup when this toolchain lacks it: rustup installs the targets

@@ -300,7 +300,13 @@ fn gpt_usable_sectors_over_sectors_0_and_1_are_refused() {
     image[512 + 40..512 + 48].copy_from_slice(&0u64.to_le_bytes());
     fix_crcs(&mut image, 512);
     let table = read(image, 512).unwrap();
-    assert!(matches!(table.label, Label::Gpt { from_backup: true, .. }));
+    assert!(matches!(
+        table.label,
+        Label::Gpt {
+            from_backup: true,
+            ..
+        }
+    ));
 
     for first_usable in [0u64, 1] {
         let mut image = small_gpt();

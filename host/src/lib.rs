@@ -15,6 +15,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod bench;
 mod component_backend;
 mod file_device;
 mod runtime;
@@ -22,6 +23,9 @@ mod runtime;
 pub use component_backend::ComponentBackend;
 pub use file_device::{FileDevice, OpenError};
 pub use runtime::{GUEST_COMPONENT, Instance, PartitionHandle, Runtime};
+
+/// The version of wasmtime this host runs components with.
+pub const WASMTIME_VERSION: &str = env!("BLOCKPART_WASMTIME_VERSION");
 
 /// Why a call into the partitioner failed.
 #[derive(Debug, thiserror::Error)]

@@ -5,12 +5,15 @@ use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::str::FromStr;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use blockpart_conformance::{CASES, SECTOR_SIZES, random, run_case};
 use blockpart_core::{MAX_TRANSFER_BYTES, SectorSize};
+use blockpart_host::bench::{self, Op, Pattern, REQUEST_SIZES, Workload, report};
 use blockpart_host::{
     ComponentBackend, FileDevice, GUEST_COMPONENT, Instance, PartitionHandle, Runtime,
+    WASMTIME_VERSION,
 };
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -81,6 +84,31 @@ enum Command {
         /// The sector to start at, relative to the partition or range.
         #[arg(long, value_name = "SECTOR", default_value_t = 0)]
         at: u64,
+    },
+    /// Measures what the component costs: the same requests on DISK made natively (pread and
+    /// pwrite), through the host's file device, and through the component's partition.
+    ///
+    /// Prints MB/s, requests per second and the ratio to native for reads (and writes, with
+    /// `--write`) of 512 B to 1 MiB, sequential and random; then the start-up time. Writes the
+    /// table, `bench.csv` and a plot, `bench.svg`, to `--out`.
+    Bench {
+        /// The disk image, at least 1 MiB; the bigger, the less a cache flatters random reads.
+        disk: PathBuf,
+        /// Bytes per sector: a power of two, at least 512.
+        #[arg(long, value_name = "BYTES", default_value = "512", value_parser = sector_size)]
+        sector_size: SectorSize,
+        /// Also measures writes, which overwrite the disk with a pattern.
+        #[arg(long)]
+        write: bool,
+        /// Rounds per workload; each way's best round is kept.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+        rounds: u32,
+        /// Milliseconds each way runs per round.
+        #[arg(long, value_name = "MS", default_value_t = 200)]
+        slice: u64,
+        /// Directory for bench.txt, bench.csv and bench.svg.
+        #[arg(short, long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
     },
     /// Writes the built-in partitioner component, for jco, wac or another host.
     Component {
@@ -199,6 +227,23 @@ fn run(command: Command) -> Result<ExitCode> {
             write(&mut instance, target, disk.sector_size)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench {
+            disk,
+            sector_size,
+            write,
+            rounds,
+            slice,
+            out,
+        } => {
+            let options = BenchOptions {
+                sector_size,
+                write,
+                rounds,
+                slice: Duration::from_millis(slice),
+            };
+            bench(&disk, &options, &out)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Component { output } => {
             std::fs::write(&output, GUEST_COMPONENT)
                 .with_context(|| format!("writing {}", output.display()))?;
@@ -248,6 +293,123 @@ fn conformance(component: Option<PathBuf>, sector_size: Option<SectorSize>) -> R
     } else {
         ExitCode::FAILURE
     })
+}
+
+struct BenchOptions {
+    sector_size: SectorSize,
+    write: bool,
+    rounds: u32,
+    slice: Duration,
+}
+
+fn bench(disk: &Path, options: &BenchOptions, out: &Path) -> Result<()> {
+    let runtime = runtime()?;
+    let ops: &[Op] = if options.write {
+        &[Op::Read, Op::Write]
+    } else {
+        &[Op::Read]
+    };
+    let mut results = Vec::new();
+    for &op in ops {
+        for pattern in [Pattern::Sequential, Pattern::Random] {
+            for request_bytes in REQUEST_SIZES {
+                let workload = Workload {
+                    op,
+                    pattern,
+                    request_bytes,
+                };
+                let measured = bench::measure(
+                    &runtime,
+                    disk,
+                    options.sector_size,
+                    workload,
+                    options.rounds,
+                    options.slice,
+                )
+                .with_context(|| format!("measuring {workload:?} on {}", disk.display()))?;
+                results.extend(measured);
+            }
+        }
+    }
+    let mut text = format!(
+        "blockpart bench {}: {}-byte sectors, best of {} rounds of {} ms; wasmtime {}\n\n",
+        disk.display(),
+        options.sector_size.get(),
+        options.rounds,
+        options.slice.as_millis(),
+        WASMTIME_VERSION,
+    );
+    text.push_str(&report::table(&results));
+    text.push_str(&start_up(disk, options.sector_size)?);
+    print!("{text}");
+    io::stdout().flush().context("writing to standard output")?;
+
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let title = format!(
+        "blockpart bench: {}-byte sectors, wasmtime {WASMTIME_VERSION}",
+        options.sector_size.get()
+    );
+    let svg = report::svg(&results, &title).map_err(anyhow::Error::msg)?;
+    for (name, contents) in [
+        ("bench.txt", text),
+        ("bench.csv", report::csv(&results)),
+        ("bench.svg", svg),
+    ] {
+        let path = out.join(name);
+        std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
+    }
+    eprintln!(
+        "wrote bench.txt, bench.csv and bench.svg to {}",
+        out.display()
+    );
+    Ok(())
+}
+
+/// Start-up costs, in this process and as a whole process.
+fn start_up(disk: &Path, sector_size: SectorSize) -> Result<String> {
+    let timed = |f: &mut dyn FnMut() -> Result<()>| -> Result<Duration> {
+        let start = Instant::now();
+        f()?;
+        Ok(start.elapsed())
+    };
+    let compile = timed(&mut || Ok(Runtime::new().map(drop)?))?;
+    runtime()?; // fills the cache, if it was empty
+    let load = timed(&mut || runtime().map(drop))?;
+    let runtime = Runtime::new()?;
+    let first_read = timed(&mut || {
+        let mut instance = runtime.instantiate()?;
+        let whole = instance.whole(FileDevice::open(disk, sector_size, true)?)?;
+        instance.read(whole, 0, sector_size.get().into())?;
+        Ok(())
+    })?;
+    // The whole of `blockpart cat --range 0:1`, from exec to exit, with the cache warm.
+    let exe = std::env::current_exe().context("finding blockpart's own path")?;
+    let mut processes = Vec::new();
+    for _ in 0..11 {
+        processes.push(timed(&mut || {
+            let status = std::process::Command::new(&exe)
+                .args(["cat", "--range", "0:1", "--sector-size"])
+                .arg(sector_size.get().to_string())
+                .arg(disk)
+                .stdout(std::process::Stdio::null())
+                .status()?;
+            anyhow::ensure!(status.success(), "blockpart cat failed: {status}");
+            Ok(())
+        })?);
+    }
+    processes.sort();
+    let median = processes.get(5).copied().unwrap_or_default();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    Ok(format!(
+        "\nstart-up: compiling the component {:.1} ms, loading it from the cache {:.1} ms, \
+         instantiating and the first read {:.2} ms\n\
+         process start to first read (`blockpart cat --range 0:1`, warm cache): {:.1} ms \
+         (median of 11)\n",
+        ms(compile),
+        ms(load),
+        ms(first_read),
+        ms(median),
+    ))
 }
 
 /// An instance of the built-in partitioner with `disk` handed to it, and the partition the

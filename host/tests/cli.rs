@@ -134,3 +134,55 @@ fn conformance_command_runs_against_a_given_component() {
     assert!(out.status.success(), "{text}");
     assert!(text.trim_end().ends_with("54 passed, 0 failed"), "{text}");
 }
+
+#[test]
+fn bench_writes_a_table_csv_and_plot_and_leaves_a_read_only_run_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("disk.img");
+    let image: Vec<u8> = (0..=250u8).cycle().take(2 << 20).collect();
+    std::fs::write(&path, &image).unwrap();
+    let out = dir.path().join("out");
+    let output = blockpart(
+        &[
+            "bench",
+            path.to_str().unwrap(),
+            "--rounds",
+            "1",
+            "--slice",
+            "1",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Reads only: the disk is as it was.
+    assert!(std::fs::read(&path).unwrap() == image);
+
+    let csv = std::fs::read_to_string(out.join("bench.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    // Four sizes, two patterns, three ways; native is its own baseline.
+    assert_eq!(rows.len(), 4 * 2 * 3);
+    for row in &rows {
+        assert_eq!(row[0], "read");
+        assert!(row[4].parse::<u64>().unwrap() > 0, "{row:?}");
+        if row[3] == "native" {
+            assert_eq!(row[9], "1.0000");
+        }
+    }
+    let table = std::fs::read_to_string(out.join("bench.txt")).unwrap();
+    assert!(table.contains("process start to first read"), "{table}");
+    let svg = std::fs::read_to_string(out.join("bench.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("partition"),
+        "{svg}"
+    );
+}

@@ -67,7 +67,7 @@ fn requests(c: &mut Criterion, results: &RefCell<Vec<Measurement>>) {
                     });
                     results
                         .borrow_mut()
-                        .push(median(via, op, pattern, bytes, &samples));
+                        .extend(median(via, op, pattern, bytes, &samples));
                 }
                 group.finish();
             }
@@ -75,28 +75,28 @@ fn requests(c: &mut Criterion, results: &RefCell<Vec<Measurement>>) {
     }
 }
 
-/// The sample with the median time per request, as a [`Measurement`].
+/// The sample with the median time per request, as a [`Measurement`]; none without samples.
 fn median(
     via: Via,
     op: Op,
     pattern: Pattern,
     request_bytes: u64,
     samples: &[(u64, Duration)],
-) -> Measurement {
+) -> Option<Measurement> {
     let mut samples = samples.to_vec();
     samples.sort_by(|a, b| {
         let per = |(n, t): &(u64, Duration)| t.as_secs_f64() / *n as f64;
         per(a).total_cmp(&per(b))
     });
-    let (requests, elapsed) = samples[samples.len() / 2];
-    Measurement {
+    let (requests, elapsed) = *samples.get(samples.len() / 2)?;
+    Some(Measurement {
         via,
         op,
         pattern,
         request_bytes,
         requests,
         elapsed,
-    }
+    })
 }
 
 fn start(c: &mut Criterion) {

@@ -1,8 +1,10 @@
 //! The Wasmtime side: the engine, the partitioner component, and typed calls into it.
 
 use blockpart_core::{BlockDevice, DeviceError, Info, OutOfBounds};
-use wasmtime::component::{Component, HasSelf, Linker, Resource, ResourceAny, ResourceTable};
-use wasmtime::{Cache, CacheConfig, Config, Engine, Store};
+use wasmtime::component::{
+    Component, HasSelf, Linker, Resource, ResourceAny, ResourceTable, WasmList,
+};
+use wasmtime::{Cache, CacheConfig, Config, Engine, Store, StoreContextMut};
 
 use crate::Error;
 
@@ -61,6 +63,7 @@ impl Runtime {
         let component = Component::new(&engine, bytes)?;
         let mut linker = Linker::new(&engine);
         Partitioner::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
+        add_borrowing_write(&mut linker)?;
         let pre = PartitionerPre::new(linker.instantiate_pre(&component)?)?;
         Ok(Self { engine, pre })
     }
@@ -75,6 +78,28 @@ impl Runtime {
             store,
         })
     }
+}
+
+/// Replaces the device's `write` with one that writes the data straight from guest memory.
+/// The generated one copies it into a `Vec` first: one more pass over every byte written (a
+/// third of the time of a 1 MiB write through the partitioner, measured).
+fn add_borrowing_write(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    linker
+        .instance("blockpart:partition/block-device@0.1.0")?
+        .func_wrap(
+            "[method]device.write",
+            |mut store: StoreContextMut<'_, State>,
+             (device, sector_start, data): (Resource<Device>, u64, WasmList<u8>)| {
+                let state = store.data_mut();
+                state.device_requests = state.device_requests.saturating_add(1);
+                let device = &store.data().table.get(&device)?.0;
+                let written = device.write(sector_start, data.as_le_slice(&store));
+                Ok((written.map_err(types::DeviceError::from),))
+            },
+        )?;
+    linker.allow_shadowing(false);
+    Ok(())
 }
 
 /// Per-instance host state: the devices handed to the guest, and what it did with them.
@@ -117,6 +142,7 @@ impl block_device::HostDevice for State {
             .map_err(Into::into))
     }
 
+    /// Shadowed by [`add_borrowing_write`]; kept because the generated trait requires it.
     fn write(
         &mut self,
         device: Resource<Device>,

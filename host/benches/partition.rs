@@ -113,6 +113,18 @@ fn start(c: &mut Criterion) {
         b.iter(|| first_read(&runtime, disk.path()))
     });
     group.finish();
+
+    // The floor under every request: one call into the guest that moves no data, and one that
+    // also calls back into the host (a read of one sector).
+    let mut group = c.benchmark_group("call");
+    let mut instance = runtime.instantiate().unwrap();
+    let device = FileDevice::open(disk.path(), SectorSize::B512, true).unwrap();
+    let whole = instance.whole(device).unwrap();
+    group.bench_function("get-offset", |b| b.iter(|| instance.offset(whole).unwrap()));
+    group.bench_function("read-512", |b| {
+        b.iter(|| instance.read(whole, 0, 512).unwrap())
+    });
+    group.finish();
 }
 
 fn first_read(runtime: &Runtime, disk: &Path) -> Vec<u8> {

@@ -18,10 +18,12 @@
 pub mod bench;
 mod component_backend;
 mod file_device;
+mod limits;
 mod runtime;
 
 pub use component_backend::ComponentBackend;
 pub use file_device::{FileDevice, OpenError};
+pub use limits::{Limits, TICK};
 pub use runtime::{GUEST_COMPONENT, Instance, PartitionHandle, Runtime};
 
 /// The version of wasmtime this host runs components with.

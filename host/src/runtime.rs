@@ -4,9 +4,10 @@ use blockpart_core::{BlockDevice, DeviceError, Info, OutOfBounds};
 use wasmtime::component::{
     Component, HasSelf, Linker, Resource, ResourceAny, ResourceTable, WasmList,
 };
-use wasmtime::{Cache, CacheConfig, Config, Engine, Store, StoreContextMut};
+use wasmtime::{Cache, CacheConfig, Config, Engine, Store, StoreContextMut, StoreLimits};
 
 use crate::Error;
+use crate::limits::{self, Limits};
 
 mod table;
 
@@ -35,6 +36,7 @@ pub struct Device(Box<dyn BlockDevice + Send>);
 pub struct Runtime {
     engine: Engine,
     pre: PartitionerPre<State>,
+    limits: Limits,
 }
 
 impl Runtime {
@@ -58,24 +60,45 @@ impl Runtime {
         Self::with_config(&config, bytes)
     }
 
+    /// The same runtime, its instances bound by `limits` rather than [`Limits::default`].
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     fn with_config(config: &Config, bytes: &[u8]) -> wasmtime::Result<Self> {
-        let engine = Engine::new(config)?;
+        let mut config = config.clone();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config)?;
+        limits::start_ticking(&engine)?;
         let component = Component::new(&engine, bytes)?;
         let mut linker = Linker::new(&engine);
         Partitioner::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
         add_borrowing_write(&mut linker)?;
         let pre = PartitionerPre::new(linker.instantiate_pre(&component)?)?;
-        Ok(Self { engine, pre })
+        Ok(Self {
+            engine,
+            pre,
+            limits: Limits::default(),
+        })
     }
 
     /// A fresh instance, with its own memory and no devices.
     pub fn instantiate(&self) -> wasmtime::Result<Instance> {
-        let mut store = Store::new(&self.engine, State::default());
+        let state = State {
+            limits: self.limits.store_limits(),
+            ..State::default()
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limits);
+        store.set_epoch_deadline(self.limits.ticks());
         let bindings = self.pre.instantiate(&mut store)?;
         Ok(Instance {
             exports: bindings.blockpart_partition_partition().clone(),
             tables: bindings.blockpart_partition_partition_table().clone(),
             store,
+            ticks: self.limits.ticks(),
         })
     }
 }
@@ -106,6 +129,7 @@ fn add_borrowing_write(linker: &mut Linker<State>) -> wasmtime::Result<()> {
 #[derive(Default)]
 struct State {
     table: ResourceTable,
+    limits: StoreLimits,
     live_devices: usize,
     device_requests: u64,
 }
@@ -211,6 +235,8 @@ pub struct Instance {
     store: Store<State>,
     exports: partition::Guest,
     tables: partition_table::Guest,
+    /// [`Limits::call_time`], in epoch ticks.
+    ticks: u64,
 }
 
 impl Instance {
@@ -223,7 +249,7 @@ impl Instance {
         let whole = self
             .exports
             .partition()
-            .call_whole(&mut self.store, device)?;
+            .call_whole(armed(&mut self.store, self.ticks), device)?;
         Ok(PartitionHandle(whole?))
     }
 
@@ -234,10 +260,11 @@ impl Instance {
         device: impl BlockDevice + Send + 'static,
     ) -> Result<(PartitionHandle, PartitionHandle), Error> {
         let device = self.hand_over(device)?;
-        let (a, b) = self
-            .exports
-            .partition()
-            .call_connect(&mut self.store, first, device)??;
+        let (a, b) = self.exports.partition().call_connect(
+            armed(&mut self.store, self.ticks),
+            first,
+            device,
+        )??;
         Ok((PartitionHandle(a), PartitionHandle(b)))
     }
 
@@ -247,10 +274,11 @@ impl Instance {
         part: PartitionHandle,
         first: u64,
     ) -> Result<(PartitionHandle, PartitionHandle), Error> {
-        let (a, b) =
-            self.exports
-                .partition()
-                .call_subpartition(&mut self.store, part.0, first)??;
+        let (a, b) = self.exports.partition().call_subpartition(
+            armed(&mut self.store, self.ticks),
+            part.0,
+            first,
+        )??;
         Ok((PartitionHandle(a), PartitionHandle(b)))
     }
 
@@ -261,10 +289,12 @@ impl Instance {
         start: u64,
         sectors: u64,
     ) -> Result<PartitionHandle, Error> {
-        let slice =
-            self.exports
-                .partition()
-                .call_slice(&mut self.store, part.0, start, sectors)??;
+        let slice = self.exports.partition().call_slice(
+            armed(&mut self.store, self.ticks),
+            part.0,
+            start,
+            sectors,
+        )??;
         Ok(PartitionHandle(slice))
     }
 
@@ -273,7 +303,7 @@ impl Instance {
         Ok(self
             .exports
             .partition()
-            .call_get_offset(&mut self.store, part.0)?)
+            .call_get_offset(armed(&mut self.store, self.ticks), part.0)?)
     }
 
     /// `part`'s access mode, sector size and size.
@@ -281,7 +311,7 @@ impl Instance {
         let info = self
             .exports
             .partition()
-            .call_info(&mut self.store, part.0)?;
+            .call_info(armed(&mut self.store, self.ticks), part.0)?;
         Ok(Info {
             read_write: info.read_write,
             sector_size: info.sector_size,
@@ -292,10 +322,12 @@ impl Instance {
     /// Reads `len` bytes of `part` from sector `start`. The guest's answer must be exactly
     /// `len` bytes long.
     pub fn read(&mut self, part: PartitionHandle, start: u64, len: u64) -> Result<Vec<u8>, Error> {
-        let data = self
-            .exports
-            .partition()
-            .call_read(&mut self.store, part.0, start, len)??;
+        let data = self.exports.partition().call_read(
+            armed(&mut self.store, self.ticks),
+            part.0,
+            start,
+            len,
+        )??;
         if u64::try_from(data.len()).ok() != Some(len) {
             return Err(Error::Guest(wasmtime::format_err!(
                 "asked for {len} bytes, the guest returned {}",
@@ -307,10 +339,12 @@ impl Instance {
 
     /// Writes `data` to `part` from sector `start`.
     pub fn write(&mut self, part: PartitionHandle, start: u64, data: &[u8]) -> Result<(), Error> {
-        Ok(self
-            .exports
-            .partition()
-            .call_write(&mut self.store, part.0, start, data)??)
+        Ok(self.exports.partition().call_write(
+            armed(&mut self.store, self.ticks),
+            part.0,
+            start,
+            data,
+        )??)
     }
 
     /// Flushes `part`'s device.
@@ -318,7 +352,7 @@ impl Instance {
         Ok(self
             .exports
             .partition()
-            .call_flush(&mut self.store, part.0)??)
+            .call_flush(armed(&mut self.store, self.ticks), part.0)??)
     }
 
     /// Discards `sectors` sectors of `part` from `start`.
@@ -328,10 +362,12 @@ impl Instance {
         start: u64,
         sectors: u64,
     ) -> Result<(), Error> {
-        Ok(self
-            .exports
-            .partition()
-            .call_discard(&mut self.store, part.0, start, sectors)??)
+        Ok(self.exports.partition().call_discard(
+            armed(&mut self.store, self.ticks),
+            part.0,
+            start,
+            sectors,
+        )??)
     }
 
     /// Zeroes `sectors` sectors of `part` from `start`.
@@ -342,7 +378,7 @@ impl Instance {
         sectors: u64,
     ) -> Result<(), Error> {
         Ok(self.exports.partition().call_write_zeroes(
-            &mut self.store,
+            armed(&mut self.store, self.ticks),
             part.0,
             start,
             sectors,
@@ -354,12 +390,12 @@ impl Instance {
         Ok(self
             .exports
             .partition()
-            .call_disconnect(&mut self.store, part.0)?)
+            .call_disconnect(armed(&mut self.store, self.ticks), part.0)?)
     }
 
     /// Drops `part`; the guest drops its device with its last connected partition.
     pub fn drop_partition(&mut self, part: PartitionHandle) -> Result<(), Error> {
-        Ok(part.0.resource_drop(&mut self.store)?)
+        Ok(part.0.resource_drop(armed(&mut self.store, self.ticks))?)
     }
 
     /// Devices handed to the guest and not yet dropped by it.
@@ -384,6 +420,12 @@ impl Instance {
         state.live_devices = state.live_devices.saturating_add(1);
         Ok(device)
     }
+}
+
+/// `store`, with the next call into the guest given `ticks` epoch ticks to return.
+fn armed(store: &mut Store<State>, ticks: u64) -> &mut Store<State> {
+    store.set_epoch_deadline(ticks);
+    store
 }
 
 impl From<DeviceError> for types::DeviceError {

@@ -4,14 +4,16 @@
 use blockpart_core::{Entry, Label, PartitionType, Table, TableError, Uuid};
 
 use super::bindings::exports::blockpart::partition::partition_table as wit;
-use super::{Instance, PartitionHandle};
+use super::{Instance, PartitionHandle, armed};
 use crate::Error;
 
 impl Instance {
     /// Reads the partition table of `disk`. The guest parses it; the host only checks that
     /// the GUIDs it returns are GUIDs.
     pub fn read_table(&mut self, disk: PartitionHandle) -> Result<Table, Error> {
-        let table = self.tables.call_read(&mut self.store, disk.0)??;
+        let table = self
+            .tables
+            .call_read(armed(&mut self.store, self.ticks), disk.0)??;
         Table::try_from(table)
     }
 
@@ -21,7 +23,9 @@ impl Instance {
         disk: PartitionHandle,
         number: u32,
     ) -> Result<PartitionHandle, Error> {
-        let part = self.tables.call_open(&mut self.store, disk.0, number)??;
+        let part = self
+            .tables
+            .call_open(armed(&mut self.store, self.ticks), disk.0, number)??;
         Ok(PartitionHandle(part))
     }
 }

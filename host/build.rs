@@ -19,14 +19,22 @@ fn main() -> Result<()> {
     let target_dir = out_dir.join("guest");
 
     ensure_target_installed()?;
-    let module = build_guest(workspace, &target_dir)?;
-    let component = componentize(&module)?;
-    let path = out_dir.join("blockpart_partitioner.wasm");
-    std::fs::write(&path, component).with_context(|| format!("writing {}", path.display()))?;
-    println!(
-        "cargo:rustc-env=BLOCKPART_GUEST_COMPONENT={}",
-        path.display()
-    );
+    build_guests(workspace, &target_dir)?;
+    // The partitioner, embedded in the host; and one that misbehaves, for the host's tests.
+    for (package, env) in [
+        ("blockpart_guest", "BLOCKPART_GUEST_COMPONENT"),
+        ("blockpart_hostile", "BLOCKPART_HOSTILE_COMPONENT"),
+    ] {
+        let artifacts = target_dir.join(TARGET).join("release");
+        rerun_if_sources_change(&artifacts.join(format!("{package}.d")), workspace)?;
+        let module = artifacts.join(format!("{package}.wasm"));
+        let module =
+            std::fs::read(&module).with_context(|| format!("reading {}", module.display()))?;
+        let path = out_dir.join(format!("{package}.component.wasm"));
+        std::fs::write(&path, componentize(&module)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("cargo:rustc-env={env}={}", path.display());
+    }
     println!(
         "cargo:rustc-env=BLOCKPART_WASMTIME_VERSION={}",
         locked_version(workspace, "wasmtime")?
@@ -84,8 +92,8 @@ fn has_std(libdir: &str) -> bool {
     })
 }
 
-/// Builds the guest crate to a core wasm module and returns it.
-fn build_guest(workspace: &Path, target_dir: &Path) -> Result<Vec<u8>> {
+/// Builds the guest crates to core wasm modules, in one cargo run.
+fn build_guests(workspace: &Path, target_dir: &Path) -> Result<()> {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
     build
@@ -95,6 +103,8 @@ fn build_guest(workspace: &Path, target_dir: &Path) -> Result<Vec<u8>> {
             "--release",
             "--package",
             "blockpart-guest",
+            "--package",
+            "blockpart-hostile",
             "--target",
             TARGET,
         ])
@@ -110,15 +120,13 @@ fn build_guest(workspace: &Path, target_dir: &Path) -> Result<Vec<u8>> {
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET");
-    let status = build.status().context("running cargo to build the guest")?;
+    let status = build
+        .status()
+        .context("running cargo to build the guests")?;
     if !status.success() {
-        bail!("building the guest failed ({status})");
+        bail!("building the guests failed ({status})");
     }
-
-    let artifacts = target_dir.join(TARGET).join("release");
-    rerun_if_sources_change(&artifacts.join("blockpart_guest.d"), workspace)?;
-    let module = artifacts.join("blockpart_guest.wasm");
-    std::fs::read(&module).with_context(|| format!("reading {}", module.display()))
+    Ok(())
 }
 
 /// Asks cargo to run this script again when a source of the guest changes, as listed in the

@@ -17,6 +17,7 @@
 
 pub mod bench;
 mod component_backend;
+pub mod faulty_device;
 mod file_device;
 mod limits;
 mod runtime;

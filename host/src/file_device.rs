@@ -1,7 +1,8 @@
 //! A block device backed by a file, with positional I/O.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
+use std::io::{Seek, SeekFrom};
+use std::os::unix::fs::{FileExt, FileTypeExt};
 use std::path::Path;
 
 use blockpart_core::{BlockDevice, DeviceError, Geometry, Info, SectorSize};
@@ -18,6 +19,12 @@ pub enum OpenError {
         path: String,
         /// What the system said.
         source: std::io::Error,
+    },
+    /// The path is neither a regular file nor a block device.
+    #[error("{path} is not a disk image or block device")]
+    NotADisk {
+        /// The path.
+        path: String,
     },
     /// The file's size is not a whole number of sectors.
     #[error("{path} is {len} bytes, not a whole number of {sector_size}-byte sectors")]
@@ -43,8 +50,8 @@ pub struct FileDevice {
 }
 
 impl FileDevice {
-    /// Opens `path` with `sector_size`, read-only or read-write. The file's size must be a
-    /// whole number of sectors.
+    /// Opens `path`, a regular file or a block device, with `sector_size`, read-only or
+    /// read-write. Its size must be a whole number of sectors.
     pub fn open(path: &Path, sector_size: SectorSize, read_only: bool) -> Result<Self, OpenError> {
         let io = |source| OpenError::Io {
             path: path.display().to_string(),
@@ -55,7 +62,14 @@ impl FileDevice {
             .write(!read_only)
             .open(path)
             .map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
+        let kind = file.metadata().map_err(io)?.file_type();
+        if !kind.is_file() && !kind.is_block_device() {
+            return Err(OpenError::NotADisk {
+                path: path.display().to_string(),
+            });
+        }
+        // The end, not the metadata's length, which is 0 for a block device.
+        let len = (&file).seek(SeekFrom::End(0)).map_err(io)?;
         let sectors = sector_size
             .sectors_in(len)
             .ok_or_else(|| OpenError::NotWholeSectors {

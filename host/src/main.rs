@@ -12,7 +12,7 @@ use blockpart_conformance::{CASES, SECTOR_SIZES, random, run_case};
 use blockpart_core::{MAX_TRANSFER_BYTES, SectorSize};
 use blockpart_host::bench::{self, Op, Pattern, REQUEST_SIZES, Workload, report};
 use blockpart_host::{
-    ComponentBackend, FileDevice, GUEST_COMPONENT, Instance, PartitionHandle, Runtime,
+    ComponentBackend, FileDevice, GUEST_COMPONENT, Instance, Limits, PartitionHandle, Runtime,
     WASMTIME_VERSION,
 };
 use clap::{Args, Parser, Subcommand};
@@ -29,6 +29,32 @@ mod list;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// Bounds on the partitioner component, which a hostile or broken one cannot pass.
+#[derive(Args)]
+struct LimitArgs {
+    /// Most memory the component may use, in MiB (a 64 MiB transfer needs a little more).
+    #[arg(long, global = true, value_name = "MIB", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=4096))]
+    memory_limit: u32,
+    /// Most time one call into the component may take, in milliseconds.
+    #[arg(long, global = true, value_name = "MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    time_limit: u64,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> Limits {
+        let mib = usize::try_from(self.memory_limit).unwrap_or(usize::MAX);
+        Limits {
+            memory_bytes: mib.saturating_mul(1 << 20),
+            call_time: Duration::from_millis(self.time_limit),
+            ..Limits::default()
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -161,7 +187,8 @@ fn sector_size(text: &str) -> Result<SectorSize, String> {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse().command) {
+    let cli = Cli::parse();
+    match run(cli.command, cli.limits.limits()) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("blockpart: {error:#}");
@@ -170,14 +197,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> Result<ExitCode> {
+fn run(command: Command, limits: Limits) -> Result<ExitCode> {
     match command {
         Command::Conformance {
             component,
             sector_size,
-        } => conformance(component, sector_size),
+        } => conformance(component, sector_size, limits),
         Command::List { disk, json } => {
-            let (mut instance, part) = open(&disk, None, true)?;
+            let (mut instance, part) = open(&disk, None, true, limits)?;
             let table = instance.read_table(part).with_context(|| {
                 format!("reading the partition table of {}", disk.disk.display())
             })?;
@@ -191,7 +218,7 @@ fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Info { disk, range } => {
-            let (mut instance, part) = open(&disk, range, true)?;
+            let (mut instance, part) = open(&disk, range, true, limits)?;
             let info = instance.info(part)?;
             let offset = instance.offset(part)?;
             #[expect(
@@ -213,13 +240,13 @@ fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Cat { disk, range } => {
-            let (mut instance, part) = open(&disk, range, true)?;
+            let (mut instance, part) = open(&disk, range, true, limits)?;
             let sectors = instance.info(part)?.size_sectors;
             cat(&mut instance, part, disk.sector_size, sectors)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Write { disk, range, at } => {
-            let (mut instance, part) = open(&disk, range, false)?;
+            let (mut instance, part) = open(&disk, range, false, limits)?;
             let sectors = instance.info(part)?.size_sectors;
             let target = instance
                 .slice(part, at, sectors.saturating_sub(at))
@@ -236,6 +263,7 @@ fn run(command: Command) -> Result<ExitCode> {
             out,
         } => {
             let options = BenchOptions {
+                limits,
                 sector_size,
                 write,
                 rounds,
@@ -252,7 +280,11 @@ fn run(command: Command) -> Result<ExitCode> {
     }
 }
 
-fn conformance(component: Option<PathBuf>, sector_size: Option<SectorSize>) -> Result<ExitCode> {
+fn conformance(
+    component: Option<PathBuf>,
+    sector_size: Option<SectorSize>,
+    limits: Limits,
+) -> Result<ExitCode> {
     let runtime = match &component {
         Some(path) => {
             let bytes =
@@ -260,8 +292,9 @@ fn conformance(component: Option<PathBuf>, sector_size: Option<SectorSize>) -> R
             Runtime::from_component(&bytes)
                 .map_err(anyhow::Error::from)
                 .with_context(|| format!("{} is not a partitioner component", path.display()))?
+                .with_limits(limits)
         }
-        None => Runtime::new()?,
+        None => runtime(limits)?,
     };
     let backend = ComponentBackend::new(runtime);
     let sizes = sector_size.map_or(SECTOR_SIZES.to_vec(), |size| vec![size.get()]);
@@ -296,6 +329,7 @@ fn conformance(component: Option<PathBuf>, sector_size: Option<SectorSize>) -> R
 }
 
 struct BenchOptions {
+    limits: Limits,
     sector_size: SectorSize,
     write: bool,
     rounds: u32,
@@ -303,7 +337,7 @@ struct BenchOptions {
 }
 
 fn bench(disk: &Path, options: &BenchOptions, out: &Path) -> Result<()> {
-    let runtime = runtime()?;
+    let runtime = runtime(options.limits)?;
     let ops: &[Op] = if options.write {
         &[Op::Read, Op::Write]
     } else {
@@ -340,7 +374,7 @@ fn bench(disk: &Path, options: &BenchOptions, out: &Path) -> Result<()> {
         WASMTIME_VERSION,
     );
     text.push_str(&report::table(&results));
-    text.push_str(&start_up(disk, options.sector_size)?);
+    text.push_str(&start_up(disk, options)?);
     print!("{text}");
     io::stdout().flush().context("writing to standard output")?;
 
@@ -366,15 +400,16 @@ fn bench(disk: &Path, options: &BenchOptions, out: &Path) -> Result<()> {
 }
 
 /// Start-up costs, in this process and as a whole process.
-fn start_up(disk: &Path, sector_size: SectorSize) -> Result<String> {
+fn start_up(disk: &Path, options: &BenchOptions) -> Result<String> {
+    let sector_size = options.sector_size;
     let timed = |f: &mut dyn FnMut() -> Result<()>| -> Result<Duration> {
         let start = Instant::now();
         f()?;
         Ok(start.elapsed())
     };
     let compile = timed(&mut || Ok(Runtime::new().map(drop)?))?;
-    runtime()?; // fills the cache, if it was empty
-    let load = timed(&mut || runtime().map(drop))?;
+    runtime(options.limits)?; // fills the cache, if it was empty
+    let load = timed(&mut || runtime(options.limits).map(drop))?;
     let runtime = Runtime::new()?;
     let first_read = timed(&mut || {
         let mut instance = runtime.instantiate()?;
@@ -418,9 +453,10 @@ fn open(
     disk: &DiskArgs,
     range: Option<Range>,
     read_only: bool,
+    limits: Limits,
 ) -> Result<(Instance, PartitionHandle)> {
     let device = FileDevice::open(&disk.disk, disk.sector_size, read_only)?;
-    let mut instance = runtime()?.instantiate()?;
+    let mut instance = runtime(limits)?.instantiate()?;
     let mut part = instance.whole(device)?;
     let mut what = disk.disk.display().to_string();
     if let Some(number) = disk.partition {
@@ -444,8 +480,9 @@ fn open(
 
 /// The built-in partitioner, its compiled code cached across runs when the cache directory can
 /// be set up (compiling takes tens of milliseconds; loading, about one).
-fn runtime() -> Result<Runtime> {
-    Ok(Runtime::cached(GUEST_COMPONENT).or_else(|_| Runtime::new())?)
+fn runtime(limits: Limits) -> Result<Runtime> {
+    let runtime = Runtime::cached(GUEST_COMPONENT).or_else(|_| Runtime::new())?;
+    Ok(runtime.with_limits(limits))
 }
 
 /// Sectors per request on long copies: 1 MiB, or one sector if that is larger.
@@ -513,7 +550,11 @@ fn write(instance: &mut Instance, part: PartitionHandle, sector_size: SectorSize
             break;
         };
         instance.write(part, at, data).with_context(|| {
-            format!("writing {filled} bytes at sector {at} of the range (the chunks before it were written)")
+            if at == 0 {
+                "the input does not fit: nothing was written".to_owned()
+            } else {
+                format!("the input does not fit: its first {at} sectors were written")
+            }
         })?;
         let written = u64::try_from(filled)?;
         progress.inc(written);

@@ -73,6 +73,9 @@ fn write_lands_at_range_start_plus_at() {
 fn refused_requests_fail_clearly_and_change_nothing() {
     let dir = TempDir::new().unwrap();
     let (path, bytes) = disk(&dir, 16);
+    let odd = dir.path().join("odd.img");
+    std::fs::write(&odd, [7; 1000]).unwrap();
+    let odd = odd.to_str().unwrap().to_owned();
     for (args, stdin, message) in [
         (vec!["cat", &path, "--range", "10:7"], vec![], "not within"),
         (
@@ -90,7 +93,46 @@ fn refused_requests_fail_clearly_and_change_nothing() {
             vec![1; 100],
             "not a whole number",
         ),
-        (vec!["info", "/nonexistent.img"], vec![], "cannot open"),
+        (
+            vec!["info", "/nonexistent.img"],
+            vec![],
+            "cannot open /nonexistent.img",
+        ),
+        (
+            vec!["info", "/"],
+            vec![],
+            "/ is not a disk image or block device",
+        ),
+        (
+            vec!["cat", &odd],
+            vec![],
+            "is 1000 bytes, not a whole number of 512-byte sectors",
+        ),
+        (
+            vec!["write", &path, "--at", "17"],
+            vec![1; 512],
+            "--at 17 is not within its 16 sectors",
+        ),
+        (
+            vec!["write", &path, "--at", "16"],
+            vec![1; 512],
+            "the input does not fit: nothing was written",
+        ),
+        (
+            vec!["write", &path, "--range", "15:2"],
+            vec![1; 512],
+            "--range 15:2 is not within",
+        ),
+        (
+            vec!["cat", &path, "--range", "18446744073709551615:1"],
+            vec![],
+            "not within",
+        ),
+        (
+            vec!["write", &path, "--partition", "1"],
+            vec![1; 512],
+            "no partition table",
+        ),
     ] {
         let out = blockpart(&args, &stdin);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -106,9 +148,44 @@ fn bad_arguments_are_usage_errors() {
     let (path, _) = disk(&dir, 16);
     for args in [
         vec!["info", &path, "--sector-size", "1000"],
+        vec!["info", &path, "--sector-size", "256"],
         vec!["cat", &path, "--range", "5"],
+        vec!["cat", &path, "--range", "5:x"],
+        vec!["write", &path, "--at", "-1"],
+        vec!["info", &path, "--memory-limit", "0"],
+        vec!["info", &path, "--time-limit", "0"],
+        vec!["info"],
+        vec!["frobnicate", &path],
     ] {
-        assert_eq!(blockpart(&args, b"").status.code(), Some(2), "{args:?}");
+        let out = blockpart(&args, b"");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!out.stderr.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn a_component_that_is_not_a_partitioner_is_refused() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("x.wasm");
+    let path = path.to_str().unwrap();
+    for (bytes, message) in [
+        (&b"not wasm"[..], "x.wasm is not a partitioner component"),
+        // A core module, not a component.
+        (
+            &b"\0asm\x01\0\0\0"[..],
+            "x.wasm is not a partitioner component",
+        ),
+        // A component of another world: it exports nothing.
+        (
+            &b"\0asm\x0d\0\x01\0"[..],
+            "x.wasm is not a partitioner component",
+        ),
+    ] {
+        std::fs::write(path, bytes).unwrap();
+        let out = blockpart(&["conformance", "--component", path], b"");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(message), "{stderr}");
     }
 }
 

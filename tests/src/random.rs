@@ -7,6 +7,7 @@ use crate::{Backend, Disk, DiskSpec, ModelBackend, Part, pattern};
 
 /// One operation; partitions are named by their index among those not yet dropped.
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[expect(
     missing_docs,
     reason = "each variant is the `Disk` method of the same name"
@@ -83,6 +84,7 @@ fn length(sector_size: u32) -> impl Strategy<Value = u64> {
 
 /// A disk and the operations to run on it.
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Scenario {
     /// Whether the disk refuses writes.
     pub read_only: bool,

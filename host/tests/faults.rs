@@ -208,3 +208,13 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn flush_reaches_the_device_after_the_writes_before_it() {
+    let mut s = setup(Faults::default());
+    s.instance.write(s.mid, 0, &[1; 512]).unwrap();
+    s.instance.flush(s.mid).unwrap();
+    let log = s.log.lock().unwrap();
+    let ops: Vec<Op> = log.iter().map(|request| request.op).collect();
+    assert_eq!(ops, [Op::Write, Op::Flush]);
+}

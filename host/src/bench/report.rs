@@ -141,7 +141,9 @@ pub fn svg(results: &[Measurement], title: &str) -> Result<String, String> {
                 .x_label_area_size(35)
                 .y_label_area_size(60)
                 .build_cartesian_2d(
-                    (256u64..(2u64 << 20)).log_scale(),
+                    (256u64..(2u64 << 20))
+                        .log_scale()
+                        .with_key_points(REQUEST_SIZES.to_vec()),
                     (min / 2.0..max * 2.0).log_scale(),
                 )
                 .map_err(|e| e.to_string())?;
@@ -152,7 +154,12 @@ pub fn svg(results: &[Measurement], title: &str) -> Result<String, String> {
                 .x_label_formatter(&|bytes| size(*bytes))
                 .draw()
                 .map_err(|e| e.to_string())?;
-            for (via, color) in Via::ALL.into_iter().zip([BLACK, BLUE, RED]) {
+            // Native under the others, wide, so it shows where the device's line covers it.
+            for (via, color, width) in [
+                (Via::Native, BLACK, 5),
+                (Via::Device, BLUE, 2),
+                (Via::Partition, RED, 2),
+            ] {
                 let points: Vec<(u64, f64)> = REQUEST_SIZES
                     .iter()
                     .filter_map(|&bytes| {
@@ -168,7 +175,7 @@ pub fn svg(results: &[Measurement], title: &str) -> Result<String, String> {
                     })
                     .collect();
                 chart
-                    .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+                    .draw_series(LineSeries::new(points.clone(), color.stroke_width(width)))
                     .map_err(|e| e.to_string())?
                     .label(via.name())
                     .legend(move |(x, y)| {

@@ -20,10 +20,13 @@ fn main() -> Result<()> {
 
     ensure_target_installed()?;
     build_guests(workspace, &target_dir)?;
-    // The partitioner, embedded in the host; and one that misbehaves, for the host's tests.
+    // The partitioner, embedded in the host; for the host's tests, one that misbehaves and the
+    // two that compose with the partitioner.
     for (package, env) in [
         ("blockpart_guest", "BLOCKPART_GUEST_COMPONENT"),
         ("blockpart_hostile", "BLOCKPART_HOSTILE_COMPONENT"),
+        ("blockpart_ram_disk", "BLOCKPART_RAM_DISK_COMPONENT"),
+        ("blockpart_split_check", "BLOCKPART_SPLIT_CHECK_COMPONENT"),
     ] {
         let artifacts = target_dir.join(TARGET).join("release");
         rerun_if_sources_change(&artifacts.join(format!("{package}.d")), workspace)?;
@@ -92,7 +95,7 @@ fn has_std(libdir: &str) -> bool {
     })
 }
 
-/// Builds the guest crates to core wasm modules, in one cargo run.
+/// Builds the component crates to core wasm modules, in one cargo run.
 fn build_guests(workspace: &Path, target_dir: &Path) -> Result<()> {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
@@ -105,6 +108,10 @@ fn build_guests(workspace: &Path, target_dir: &Path) -> Result<()> {
             "blockpart-guest",
             "--package",
             "blockpart-hostile",
+            "--package",
+            "blockpart-ram-disk",
+            "--package",
+            "blockpart-split-check",
             "--target",
             TARGET,
         ])

@@ -1,7 +1,14 @@
 //! Composition with wac: a RAM-disk provider, the partitioner and an example consumer, plugged
 //! together into one component that imports nothing, then run by wasmtime.
 
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions,
+    clippy::cast_possible_truncation,
+    clippy::arithmetic_side_effects,
+    missing_docs
+)]
 
 use blockpart_host::GUEST_COMPONENT;
 use wac_graph::types::Package;

@@ -1,0 +1,257 @@
+// Block devices for the partitioner's `block-device` import, written in JS.
+//
+// jco hands the guest's calls to the methods of the object passed to `partition.whole` or
+// `partition.connect`: `info()`, `read(sectorStart, len)`, `write(sectorStart, data)`, `flush()`,
+// `discard(sectorStart, sectors)`, `writeZeroes(sectorStart, sectors)`, `disconnect()`. Numbers
+// of WIT type u64 arrive as BigInt; `list<u8>` is a Uint8Array. A `result` error is reported by
+// throwing an object with a `payload` property: jco lowers `payload` into the `err` case (an
+// exception without one is a host bug, which jco rethrows through the guest).
+
+import fs from 'node:fs';
+
+/** The `device-error` variants, as jco represents them: `{ tag }` or `{ tag, val }`. */
+export const deviceError = Object.freeze({
+  disconnected: () => ({ tag: 'disconnected' }),
+  isReadOnly: () => ({ tag: 'is-read-only' }),
+  outOfBounds: () => ({ tag: 'out-of-bounds' }),
+  unaligned: () => ({ tag: 'unaligned' }),
+  io: (message) => ({ tag: 'io', val: String(message) }),
+});
+
+/** A device's refusal of a request: jco turns `payload` into the `result`'s error. */
+export class DeviceFailure extends Error {
+  constructor(payload) {
+    super(`block device error: ${payload.tag}${payload.val === undefined ? '' : ` (${payload.val})`}`);
+    this.name = 'DeviceFailure';
+    // An own property: that is what jco's getErrorPayload looks for.
+    this.payload = payload;
+  }
+}
+
+/**
+ * What a host wants to know of the devices it handed out: requests that reached them (every
+ * method but `info` and `disconnect`, counted before the device's own checks) and handles the
+ * guest dropped. Share one between devices to count them together.
+ */
+export class DeviceStats {
+  requests = 0;
+  drops = 0;
+}
+
+/**
+ * The base of every device: the class given to jco as the `device` resource, since jco checks
+ * `disk instanceof Device` before taking ownership. Subclasses implement the `_read`, `_write`,
+ * `_flush` and `_zero` hooks, called only with requests this class has checked.
+ */
+export class BlockDevice {
+  #sectorSize;
+  #sizeSectors;
+  #readOnly;
+  #connected = true;
+  #dropped = false;
+
+  /**
+   * @param {object} geometry
+   * @param {number} geometry.sectorSize bytes per sector: a power of two, at least 512
+   * @param {bigint} geometry.sizeSectors size in sectors
+   * @param {boolean} [geometry.readOnly] whether writes are refused
+   * @param {DeviceStats} [geometry.stats] counters to update
+   */
+  constructor({ sectorSize, sizeSectors, readOnly = false, stats = new DeviceStats() }) {
+    if (!Number.isInteger(sectorSize) || sectorSize < 512 || (sectorSize & (sectorSize - 1)) !== 0) {
+      throw new RangeError(`sector size ${sectorSize} is not a power of two of at least 512`);
+    }
+    this.#sectorSize = sectorSize;
+    this.#sizeSectors = BigInt(sizeSectors);
+    this.#readOnly = readOnly;
+    this.stats = stats;
+  }
+
+  get sectorSize() { return this.#sectorSize; }
+  get sizeSectors() { return this.#sizeSectors; }
+  get readOnly() { return this.#readOnly; }
+  get connected() { return this.#connected; }
+  /** Whether the guest dropped its handle to this device. */
+  get dropped() { return this.#dropped; }
+
+  info() {
+    return { readWrite: !this.#readOnly, sectorSize: this.#sectorSize, sizeSectors: this.#sizeSectors };
+  }
+
+  read(sectorStart, len) {
+    const { offset, bytes } = this.#check({ start: sectorStart, len, writes: false });
+    return this._read(offset, bytes);
+  }
+
+  write(sectorStart, data) {
+    const { offset } = this.#check({ start: sectorStart, len: BigInt(data.length), writes: true });
+    this._write(offset, data);
+  }
+
+  flush() {
+    this.#check({});
+    this._flush();
+  }
+
+  // Discarded contents are unspecified: zeroes are what a hole in a file reads as.
+  discard(sectorStart, sectors) {
+    this.writeZeroes(sectorStart, sectors);
+  }
+
+  writeZeroes(sectorStart, sectors) {
+    const { offset, bytes } = this.#check({
+      start: sectorStart,
+      len: BigInt(sectors) * BigInt(this.#sectorSize),
+      writes: true,
+    });
+    this._zero(offset, bytes);
+  }
+
+  disconnect() {
+    this.#connected = false;
+  }
+
+  // jco calls this when the guest drops its own handle (the `[resource-drop]device` import).
+  [Symbol.dispose]() {
+    if (this.#dropped) return;
+    this.#dropped = true;
+    this.#connected = false;
+    this.stats.drops += 1;
+    this._close();
+  }
+
+  /**
+   * Counts a request, then checks it as the Rust devices do: connected, writable, whole
+   * sectors, inside the device. BigInt arithmetic cannot overflow, so no u64 wrap sneaks past.
+   * Returns the byte offset and length, as Numbers: inside the device, so they are small.
+   */
+  #check({ start = 0n, len = 0n, writes = false }) {
+    this.stats.requests += 1;
+    const fail = (payload) => { throw new DeviceFailure(payload); };
+    if (!this.#connected) fail(deviceError.disconnected());
+    if (writes && this.#readOnly) fail(deviceError.isReadOnly());
+    const size = BigInt(this.#sectorSize);
+    if (len % size !== 0n) fail(deviceError.unaligned());
+    if (start + len / size > this.#sizeSectors) fail(deviceError.outOfBounds());
+    return { offset: Number(start * size), bytes: Number(len) };
+  }
+
+  // The hooks a subclass provides.
+  _read(_offset, _bytes) { throw new Error('BlockDevice._read is abstract'); }
+  _write(_offset, _data) { throw new Error('BlockDevice._write is abstract'); }
+  _zero(_offset, _bytes) { throw new Error('BlockDevice._zero is abstract'); }
+  _flush() {}
+  _close() {}
+}
+
+/**
+ * A device over a Uint8Array of whole sectors, used in place (not copied): devices made over
+ * the same array share its bytes, and the caller sees every write, as a test oracle should.
+ */
+export class MemoryDevice extends BlockDevice {
+  #bytes;
+
+  /**
+   * @param {Uint8Array} bytes the device's contents, a whole number of sectors
+   * @param {object} options `sectorSize`, and optionally `readOnly` and `stats`
+   */
+  constructor(bytes, { sectorSize, readOnly = false, stats } = {}) {
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('a MemoryDevice needs a Uint8Array');
+    if (bytes.length % sectorSize !== 0) {
+      throw new RangeError(`${bytes.length} bytes is not a whole number of ${sectorSize}-byte sectors`);
+    }
+    super({ sectorSize, sizeSectors: BigInt(bytes.length / sectorSize), readOnly, stats });
+    this.#bytes = bytes;
+  }
+
+  /** The device's bytes (the array it was made over). */
+  get bytes() { return this.#bytes; }
+
+  // A view, not a copy: jco copies the returned bytes into guest memory straight away.
+  _read(offset, bytes) { return this.#bytes.subarray(offset, offset + bytes); }
+  _write(offset, data) { this.#bytes.set(data, offset); }
+  _zero(offset, bytes) { this.#bytes.fill(0, offset, offset + bytes); }
+}
+
+/** Runs `operation`, reporting a file system error as the device error `io`. */
+function io(operation) {
+  try {
+    return operation();
+  } catch (error) {
+    if (error instanceof DeviceFailure) throw error;
+    throw new DeviceFailure(deviceError.io(error.message));
+  }
+}
+
+/**
+ * A device backed by a regular file, with positional I/O: `flush` is `fdatasync`, `discard`
+ * and `write-zeroes` write zeroes (Node has no `fallocate`). Its size is the file's when opened
+ * (fstat: a block device node would show 0), in whole sectors; the device never grows the file.
+ * The file is closed when the guest drops the device.
+ */
+export class FileDevice extends BlockDevice {
+  static #ZERO_CHUNK = 1 << 20;
+  #fd;
+
+  /**
+   * @param {string} path the file
+   * @param {object} options `sectorSize`, and optionally `readOnly` and `stats`
+   */
+  static open(path, { sectorSize, readOnly = false, stats } = {}) {
+    const fd = fs.openSync(path, readOnly ? 'r' : 'r+');
+    try {
+      const { size } = fs.fstatSync(fd, { bigint: true });
+      if (size % BigInt(sectorSize) !== 0n) {
+        throw new RangeError(`${path} is ${size} bytes, not a whole number of ${sectorSize}-byte sectors`);
+      }
+      return new FileDevice(fd, { sectorSize, sizeSectors: size / BigInt(sectorSize), readOnly, stats });
+    } catch (error) {
+      fs.closeSync(fd);
+      throw error;
+    }
+  }
+
+  /** Takes `fd`, open for reading (and writing unless read-only); use `FileDevice.open`. */
+  constructor(fd, geometry) {
+    super(geometry);
+    this.#fd = fd;
+  }
+
+  _read(offset, bytes) {
+    return io(() => {
+      const data = new Uint8Array(bytes);
+      let done = 0;
+      // readSync may return less than asked; zero means the file ended under us.
+      while (done < bytes) {
+        const n = fs.readSync(this.#fd, data, done, bytes - done, offset + done);
+        if (n === 0) throw new Error(`the file ends ${done} bytes into a read of ${bytes}`);
+        done += n;
+      }
+      return data;
+    });
+  }
+
+  _write(offset, data) {
+    io(() => {
+      let done = 0;
+      while (done < data.length) {
+        done += fs.writeSync(this.#fd, data, done, data.length - done, offset + done);
+      }
+    });
+  }
+
+  _zero(offset, bytes) {
+    const zeroes = new Uint8Array(Math.min(bytes, FileDevice.#ZERO_CHUNK));
+    for (let done = 0; done < bytes; done += zeroes.length) {
+      this._write(offset + done, zeroes.subarray(0, Math.min(zeroes.length, bytes - done)));
+    }
+  }
+
+  _flush() {
+    io(() => fs.fdatasyncSync(this.#fd));
+  }
+
+  _close() {
+    fs.closeSync(this.#fd);
+  }
+}

@@ -1,0 +1,68 @@
+// The blockpart partitioner component in Node.js: instantiation of the jco-transpiled
+// component (in ../gen, made by `npm run build`) and the devices to hand it.
+
+import { readFile } from 'node:fs/promises';
+
+import { instantiate as instantiateGenerated } from '../gen/partitioner.js';
+import { BlockDevice } from './devices.js';
+
+export * from './devices.js';
+
+const BLOCK_DEVICE = 'blockpart:partition/block-device';
+const TYPES = 'blockpart:partition/types';
+const VERSION = '@0.1.0';
+
+const GENERATED = new URL('../gen/', import.meta.url);
+
+// Core modules compiled once per process; every instance reuses them.
+const compiled = new Map();
+
+function getCoreModule(name) {
+  if (!compiled.has(name)) {
+    compiled.set(name, readFile(new URL(name, GENERATED)).then((bytes) => WebAssembly.compile(bytes)));
+  }
+  return compiled.get(name);
+}
+
+/** The import object for devices derived from `BlockDevice` (all of this package's). */
+export function defaultImports() {
+  return {
+    [BLOCK_DEVICE + VERSION]: { Device: BlockDevice },
+    [TYPES + VERSION]: {},
+  };
+}
+
+/**
+ * Adds the unversioned keys jco 1.35's generated code reads (`blockpart:partition/block-device`)
+ * to an import object keyed as its .d.ts says (`...@0.1.0`), and the other way round, so either
+ * spelling works whatever the jco version asks for.
+ */
+function withBothKeys(imports) {
+  const out = { ...imports };
+  for (const name of [BLOCK_DEVICE, TYPES]) {
+    const value = imports[name + VERSION] ?? imports[name] ?? {};
+    out[name] = value;
+    out[name + VERSION] = value;
+  }
+  return out;
+}
+
+/**
+ * A new instance of the partitioner, with its own memory and handle tables. Its `partition`
+ * export is the `Partition` class (`Partition.whole(device)`, `Partition.connect(first, device)`)
+ * and `partitionTable` has `read(partition)` and `open(partition, number)`. Failures throw
+ * jco's `ComponentError`, whose `payload` is the WIT `error` (`{ tag, val }`).
+ *
+ * The import object's `Device` class is the one every device handed over must be an instance
+ * of; the default, `BlockDevice`, is the base of `MemoryDevice` and `FileDevice`.
+ *
+ * @param {object} [imports] the import object, as in jco's `ImportObject`
+ */
+export async function instantiate(imports = defaultImports()) {
+  return instantiateGenerated(getCoreModule, withBothKeys(imports));
+}
+
+/** Drops a partition handle now, instead of when the garbage collector gets to it. */
+export function dropPartition(partition) {
+  partition[Symbol.dispose]();
+}

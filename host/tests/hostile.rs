@@ -1,7 +1,14 @@
 //! A guest that misbehaves on purpose (`hostile/`): every misbehaviour must come back as an
 //! error for that call, never a panic or a hang of the host, and a fresh instance must work.
+//! And the memory limit every guest runs under: high enough for the largest transfer.
 
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::as_conversions,
+    clippy::cast_possible_truncation,
+    missing_docs
+)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -171,4 +178,42 @@ fn handles_used_oddly_by_the_host_are_errors() {
     let theirs = first.whole(device).unwrap();
     assert!(matches!(second.read(theirs, 0, 512), Err(Error::Guest(_))));
     assert_eq!(first.read(theirs, 0, 512).unwrap().len(), 512);
+}
+
+/// A sparse disk of 65 MiB, for transfers of the largest size.
+fn big_disk() -> (NamedTempFile, FileDevice) {
+    let file = NamedTempFile::new().unwrap();
+    file.as_file().set_len(65 << 20).unwrap();
+    let device = FileDevice::open(file.path(), SectorSize::B512, false).unwrap();
+    (file, device)
+}
+
+#[test]
+fn the_largest_transfer_fits_the_default_memory_limit() {
+    let runtime = Runtime::new().unwrap();
+    let (_file, device) = big_disk();
+    let mut instance = runtime.instantiate().unwrap();
+    let whole = instance.whole(device).unwrap();
+    let largest = blockpart_core::MAX_TRANSFER_BYTES;
+    let data = vec![7u8; largest as usize];
+    instance.write(whole, 1, &data).unwrap();
+    assert!(instance.read(whole, 1, largest).unwrap() == data);
+}
+
+#[test]
+fn a_memory_limit_below_a_transfer_fails_that_transfer_only() {
+    let runtime = Runtime::new().unwrap().with_limits(Limits {
+        memory_bytes: 16 << 20,
+        ..Limits::default()
+    });
+    let (_file, device) = big_disk();
+    let mut instance = runtime.instantiate().unwrap();
+    let whole = instance.whole(device).unwrap();
+    let message = guest_error(instance.read(whole, 0, 32 << 20).unwrap_err());
+    assert!(message.contains("growing memory"), "{message}");
+    // Smaller transfers work in a fresh instance under the same limit.
+    let (_file, device) = big_disk();
+    let mut instance = runtime.instantiate().unwrap();
+    let whole = instance.whole(device).unwrap();
+    assert_eq!(instance.read(whole, 0, 1 << 20).unwrap().len(), 1 << 20);
 }

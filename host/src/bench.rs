@@ -295,14 +295,15 @@ pub fn measure(
     rounds: u32,
     slice: Duration,
 ) -> Result<Vec<Measurement>, BenchError> {
-    let size = BenchError::Size(workload.request_bytes);
+    let size = || BenchError::Size(workload.request_bytes);
     let request_sectors = sector_size
         .sectors_in(workload.request_bytes)
-        .ok_or(BenchError::Size(workload.request_bytes))?;
+        .ok_or_else(size)?;
     let disk_sectors = FileDevice::open(file, sector_size, true)?
         .info()
         .size_sectors;
-    let positions = Positions::new(workload.pattern, request_sectors, disk_sectors).ok_or(size)?;
+    let positions =
+        Positions::new(workload.pattern, request_sectors, disk_sectors).ok_or_else(size)?;
     let writable = workload.op == Op::Write;
     let mut runs = Vec::new();
     for via in Via::ALL {

@@ -115,8 +115,8 @@ impl<D: BlockDevice> FaultyDevice<D> {
         outcome
     }
 
-    fn sectors_in(&self, len: usize) -> u64 {
-        let len = u64::try_from(len).unwrap_or(u64::MAX);
+    /// Whole sectors in `len` bytes, for the log.
+    fn sectors_in(&self, len: u64) -> u64 {
         len.checked_div(u64::from(self.inner.info().sector_size))
             .unwrap_or(0)
     }
@@ -128,13 +128,13 @@ impl<D: BlockDevice> BlockDevice for FaultyDevice<D> {
     }
 
     fn read(&self, sector_start: u64, len: u64) -> Result<Vec<u8>, DeviceError> {
-        let sectors = self.sectors_in(usize::try_from(len).unwrap_or(usize::MAX));
-        self.admit(Op::Read, sector_start, sectors)?;
+        self.admit(Op::Read, sector_start, self.sectors_in(len))?;
         self.inner.read(sector_start, len)
     }
 
     fn write(&self, sector_start: u64, data: &[u8]) -> Result<(), DeviceError> {
-        self.admit(Op::Write, sector_start, self.sectors_in(data.len()))?;
+        let len = u64::try_from(data.len()).unwrap_or(u64::MAX);
+        self.admit(Op::Write, sector_start, self.sectors_in(len))?;
         self.inner.write(sector_start, data)
     }
 

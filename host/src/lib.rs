@@ -1,5 +1,5 @@
-//! The Wasmtime host of blockpart: file-backed devices, the partitioner component, and the
-//! conformance backend that drives it.
+//! The Wasmtime host of blockpart: the built-in partitioner component, file-backed devices,
+//! per-instance limits, and typed calls into the component.
 //!
 //! ```no_run
 //! use blockpart_core::SectorSize;
@@ -15,14 +15,11 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-pub mod bench;
-mod component_backend;
 pub mod faulty_device;
 mod file_device;
 mod limits;
 mod runtime;
 
-pub use component_backend::ComponentBackend;
 pub use file_device::{FileDevice, OpenError};
 pub use limits::{Limits, TICK};
 pub use runtime::{GUEST_COMPONENT, Instance, PartitionHandle, Runtime};

@@ -35,12 +35,12 @@ fn compose() -> Vec<u8> {
     let read = |path: &str| std::fs::read(path).unwrap();
     let provider = register(
         "blockpart:ram-disk",
-        read(env!("BLOCKPART_RAM_DISK_COMPONENT")),
+        read(blockpart_test_artifacts::RAM_DISK_COMPONENT),
     );
     let partitioner = register("blockpart:partitioner", GUEST_COMPONENT.to_vec());
     let checker = register(
         "blockpart:split-check",
-        read(env!("BLOCKPART_SPLIT_CHECK_COMPONENT")),
+        read(blockpart_test_artifacts::SPLIT_CHECK_COMPONENT),
     );
 
     let provider = graph.instantiate(provider);

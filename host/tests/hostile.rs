@@ -19,7 +19,7 @@ use blockpart_host::{Error, FileDevice, Limits, Runtime};
 use tempfile::NamedTempFile;
 
 fn hostile() -> Runtime {
-    let component = std::fs::read(env!("BLOCKPART_HOSTILE_COMPONENT")).unwrap();
+    let component = std::fs::read(blockpart_test_artifacts::HOSTILE_COMPONENT).unwrap();
     Runtime::from_component(&component)
         .unwrap()
         .with_limits(Limits {

@@ -9,7 +9,7 @@ use blockpart_conformance::{
 use blockpart_core::SectorSize;
 use tempfile::NamedTempFile;
 
-use crate::{Error, FileDevice, Instance, PartitionHandle, Runtime};
+use blockpart_host::{Error, FileDevice, Instance, PartitionHandle, Runtime};
 
 /// A partitioner component under test.
 pub struct ComponentBackend {

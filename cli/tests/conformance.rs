@@ -3,8 +3,9 @@
 
 use std::sync::OnceLock;
 
+use blockpart_cli::ComponentBackend;
 use blockpart_conformance::{CASES, SECTOR_SIZES, random, run_case};
-use blockpart_host::{ComponentBackend, Runtime};
+use blockpart_host::Runtime;
 use libtest_mimic::{Arguments, Trial};
 
 /// Compiled once, instantiated by every case.

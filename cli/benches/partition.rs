@@ -17,10 +17,10 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use blockpart_core::SectorSize;
-use blockpart_host::bench::{
+use blockpart_cli::bench::{
     Measurement, Op, Pattern, Positions, REQUEST_SIZES, Target, Via, report,
 };
+use blockpart_core::SectorSize;
 use blockpart_host::{FileDevice, GUEST_COMPONENT, Runtime};
 use criterion::{Criterion, Throughput};
 

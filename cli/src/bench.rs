@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use blockpart_core::{BlockDevice, SectorSize};
 
-use crate::{Error, FileDevice, Instance, OpenError, PartitionHandle, Runtime};
+use blockpart_host::{Error, FileDevice, Instance, OpenError, PartitionHandle, Runtime};
 
 pub mod report;
 

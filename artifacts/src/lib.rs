@@ -1,0 +1,14 @@
+//! Paths of the components that only tests use, built by this crate's `build.rs` (the way
+//! wasmtime's `test-programs/artifacts` does it), so the host library builds the partitioner
+//! alone.
+
+/// A partitioner that misbehaves on purpose, chosen by the first byte of its disk
+/// (`hostile/`).
+pub const HOSTILE_COMPONENT: &str = env!("BLOCKPART_HOSTILE_COMPONENT");
+
+/// A provider of RAM disks as `block-device`s (`components/ram-disk/`).
+pub const RAM_DISK_COMPONENT: &str = env!("BLOCKPART_RAM_DISK_COMPONENT");
+
+/// A consumer of `partition` that splits a RAM disk and checks each part
+/// (`components/split-check/`).
+pub const SPLIT_CHECK_COMPONENT: &str = env!("BLOCKPART_SPLIT_CHECK_COMPONENT");

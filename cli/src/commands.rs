@@ -1,0 +1,6 @@
+//! One module per command or group of commands.
+
+pub mod bench;
+pub mod conformance;
+pub mod copy;
+pub mod show;

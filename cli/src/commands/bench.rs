@@ -1,0 +1,131 @@
+//! `blockpart bench`: the cost of the component, against native I/O, on the user's disk.
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use blockpart_cli::bench::{self, Op, Pattern, REQUEST_SIZES, Workload, report};
+use blockpart_core::SectorSize;
+use blockpart_host::{FileDevice, Limits, Runtime, WASMTIME_VERSION};
+
+use crate::args::runtime;
+
+pub struct BenchOptions {
+    pub limits: Limits,
+    pub sector_size: SectorSize,
+    pub write: bool,
+    pub rounds: u32,
+    pub slice: Duration,
+}
+
+pub fn run(disk: &Path, options: &BenchOptions, out: &Path) -> Result<()> {
+    let runtime = runtime(options.limits)?;
+    let ops: &[Op] = if options.write {
+        &[Op::Read, Op::Write]
+    } else {
+        &[Op::Read]
+    };
+    let mut results = Vec::new();
+    for &op in ops {
+        for pattern in [Pattern::Sequential, Pattern::Random] {
+            for request_bytes in REQUEST_SIZES {
+                let workload = Workload {
+                    op,
+                    pattern,
+                    request_bytes,
+                };
+                let measured = bench::measure(
+                    &runtime,
+                    disk,
+                    options.sector_size,
+                    workload,
+                    options.rounds,
+                    options.slice,
+                )
+                .with_context(|| format!("measuring {workload:?} on {}", disk.display()))?;
+                results.extend(measured);
+            }
+        }
+    }
+    let mut text = format!(
+        "blockpart bench {}: {}-byte sectors, best of {} rounds of {} ms; wasmtime {}\n\n",
+        disk.display(),
+        options.sector_size.get(),
+        options.rounds,
+        options.slice.as_millis(),
+        WASMTIME_VERSION,
+    );
+    text.push_str(&report::table(&results));
+    text.push_str(&start_up(disk, options)?);
+    print!("{text}");
+    io::stdout().flush().context("writing to standard output")?;
+
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let title = format!(
+        "blockpart bench: {}-byte sectors, wasmtime {WASMTIME_VERSION}",
+        options.sector_size.get()
+    );
+    let svg = report::svg(&results, &title).map_err(anyhow::Error::msg)?;
+    for (name, contents) in [
+        ("bench.txt", text),
+        ("bench.csv", report::csv(&results)),
+        ("bench.svg", svg),
+    ] {
+        let path = out.join(name);
+        std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
+    }
+    eprintln!(
+        "wrote bench.txt, bench.csv and bench.svg to {}",
+        out.display()
+    );
+    Ok(())
+}
+
+/// Start-up costs, in this process and as a whole process.
+fn start_up(disk: &Path, options: &BenchOptions) -> Result<String> {
+    let sector_size = options.sector_size;
+    let timed = |f: &mut dyn FnMut() -> Result<()>| -> Result<Duration> {
+        let start = Instant::now();
+        f()?;
+        Ok(start.elapsed())
+    };
+    let compile = timed(&mut || Ok(Runtime::new().map(drop)?))?;
+    runtime(options.limits)?; // fills the cache, if it was empty
+    let load = timed(&mut || runtime(options.limits).map(drop))?;
+    let runtime = Runtime::new()?;
+    let first_read = timed(&mut || {
+        let mut instance = runtime.instantiate()?;
+        let whole = instance.whole(FileDevice::open(disk, sector_size, true)?)?;
+        instance.read(whole, 0, sector_size.get().into())?;
+        Ok(())
+    })?;
+    // The whole of `blockpart cat --range 0:1`, from exec to exit, with the cache warm.
+    let exe = std::env::current_exe().context("finding blockpart's own path")?;
+    let mut processes = Vec::new();
+    for _ in 0..11 {
+        processes.push(timed(&mut || {
+            let status = std::process::Command::new(&exe)
+                .args(["cat", "--range", "0:1", "--sector-size"])
+                .arg(sector_size.get().to_string())
+                .arg(disk)
+                .stdout(std::process::Stdio::null())
+                .status()?;
+            anyhow::ensure!(status.success(), "blockpart cat failed: {status}");
+            Ok(())
+        })?);
+    }
+    processes.sort();
+    let median = processes.get(5).copied().unwrap_or_default();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    Ok(format!(
+        "\nstart-up: compiling the component {:.1} ms, loading it from the cache {:.1} ms, \
+         instantiating and the first read {:.2} ms\n\
+         process start to first read (`blockpart cat --range 0:1`, warm cache): {:.1} ms \
+         (median of 11)\n",
+        ms(compile),
+        ms(load),
+        ms(first_read),
+        ms(median),
+    ))
+}

@@ -1,0 +1,13 @@
+//! What the `blockpart` command and its tests share: the partitioner component as a
+//! conformance backend, the benchmark, and the two listings of a partition table.
+//!
+//! Embedders take `blockpart-host` instead: this crate is the command line's, with its
+//! dependencies.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod bench;
+mod component_backend;
+pub mod list;
+
+pub use component_backend::ComponentBackend;

@@ -1,0 +1,162 @@
+//! `blockpart`: partitions of disk images, through the sandboxed partitioner component.
+//!
+//! This file is the command line's shape; each command lives in a module of `commands`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use blockpart_core::SectorSize;
+use blockpart_host::{GUEST_COMPONENT, Limits};
+use clap::{Parser, Subcommand};
+
+use args::{DiskArgs, LimitArgs, Range, sector_size};
+use commands::{bench, conformance, copy, show};
+
+mod args;
+mod commands;
+
+/// Partition disk images inside a WebAssembly sandbox.
+///
+/// Every access goes through the partitioner component, which sees nothing but the disk it is
+/// handed. Positions and lengths are in sectors.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the conformance suite against the partitioner, on fresh temporary disks.
+    Conformance {
+        /// A component of the `partitioner` world to test instead of the built-in one.
+        #[arg(long, value_name = "FILE")]
+        component: Option<PathBuf>,
+        /// Runs with this sector size only (default: 512 and 4096).
+        #[arg(long, value_name = "BYTES", value_parser = sector_size)]
+        sector_size: Option<SectorSize>,
+    },
+    /// Lists the partitions of a disk's MBR or GPT, read inside the sandbox.
+    ///
+    /// Partition tables are untrusted input: the partitioner reads them with nothing but the
+    /// disk in reach, and refuses a table whose entries overlap, run past the disk or loop.
+    /// Disk images do not record their sector size: give `--sector-size 4096` for 4Kn disks.
+    List {
+        #[command(flatten)]
+        disk: DiskArgs,
+        /// Prints JSON in the shape of `sfdisk --json`, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Describes a disk, or a range of it, as the partitioner sees it.
+    Info {
+        #[command(flatten)]
+        disk: DiskArgs,
+        /// Only this range of the disk.
+        #[arg(long, value_name = "START:LEN")]
+        range: Option<Range>,
+    },
+    /// Copies a disk, a partition or a range of either to standard output.
+    Cat {
+        #[command(flatten)]
+        disk: DiskArgs,
+        /// Only this range (default: all of it).
+        #[arg(long, value_name = "START:LEN")]
+        range: Option<Range>,
+    },
+    /// Writes standard input into a disk, a partition or a range of either.
+    ///
+    /// The input must be whole sectors and fit from `--at`. When the input is a
+    /// regular file this is checked before anything is written; from a pipe, the copy stops at
+    /// the first chunk that does not fit, after writing the chunks before it.
+    Write {
+        #[command(flatten)]
+        disk: DiskArgs,
+        /// Only this range (default: all of it).
+        #[arg(long, value_name = "START:LEN")]
+        range: Option<Range>,
+        /// The sector to start at, relative to the partition or range.
+        #[arg(long, value_name = "SECTOR", default_value_t = 0)]
+        at: u64,
+    },
+    /// Measures what the component costs: the same requests on DISK made natively (pread and
+    /// pwrite), through the host's file device, and through the component's partition.
+    ///
+    /// Prints MB/s, requests per second and the ratio to native for reads (and writes, with
+    /// `--write`) of 512 B to 1 MiB, sequential and random; then the start-up time. Writes the
+    /// table, `bench.csv` and a plot, `bench.svg`, to `--out`.
+    Bench {
+        /// The disk image, at least 1 MiB; the bigger, the less a cache flatters random reads.
+        disk: PathBuf,
+        /// Bytes per sector: a power of two, at least 512.
+        #[arg(long, value_name = "BYTES", default_value = "512", value_parser = sector_size)]
+        sector_size: SectorSize,
+        /// Also measures writes, which overwrite the disk with a pattern.
+        #[arg(long)]
+        write: bool,
+        /// Rounds per workload; each way's best round is kept.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+        rounds: u32,
+        /// Milliseconds each way runs per round.
+        #[arg(long, value_name = "MS", default_value_t = 200)]
+        slice: u64,
+        /// Directory for bench.txt, bench.csv and bench.svg.
+        #[arg(short, long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+    },
+    /// Writes the built-in partitioner component, for jco, wac or another host.
+    Component {
+        /// Where to write it.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command, cli.limits.limits()) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("blockpart: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command, limits: Limits) -> Result<ExitCode> {
+    match command {
+        Command::Conformance {
+            component,
+            sector_size,
+        } => return conformance::run(component, sector_size, limits),
+        Command::List { disk, json } => show::list(&disk, json, limits)?,
+        Command::Info { disk, range } => show::info(&disk, range, limits)?,
+        Command::Cat { disk, range } => copy::cat(&disk, range, limits)?,
+        Command::Write { disk, range, at } => copy::write(&disk, range, at, limits)?,
+        Command::Bench {
+            disk,
+            sector_size,
+            write,
+            rounds,
+            slice,
+            out,
+        } => {
+            let options = bench::BenchOptions {
+                limits,
+                sector_size,
+                write,
+                rounds,
+                slice: Duration::from_millis(slice),
+            };
+            bench::run(&disk, &options, &out)?;
+        }
+        Command::Component { output } => std::fs::write(&output, GUEST_COMPONENT)
+            .with_context(|| format!("writing {}", output.display()))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

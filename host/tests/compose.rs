@@ -16,14 +16,24 @@ use wac_graph::{CompositionGraph, EncodeOptions};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
 
-wasmtime::component::bindgen!({ path: "../wit", world: "split-checker" });
+// The consumer's own WIT, with the contract and the provider's package in its `deps/`.
+wasmtime::component::bindgen!({
+    path: "../components/split-check/wit",
+    world: "split-checker",
+});
 
-use exports::blockpart::partition::split_check::PartReport;
+use exports::blockpart_examples::split_check::split_check::PartReport;
 
-/// The full name of interface `name` of the blockpart package.
+/// The full name of interface `name` of the blockpart contract.
 fn interface(name: &str) -> String {
     format!("blockpart:partition/{name}@0.1.0")
 }
+
+/// The RAM-disk provider's interface, from its own package.
+const RAM_DISK: &str = "blockpart-examples:ram-disk/ram-disk@0.1.0";
+
+/// The consumer's export, from its own package.
+const SPLIT_CHECK: &str = "blockpart-examples:split-check/split-check@0.1.0";
 
 /// provider -> partitioner -> split-check, as one component exporting `split-check`.
 fn compose() -> Vec<u8> {
@@ -34,12 +44,12 @@ fn compose() -> Vec<u8> {
     };
     let read = |path: &str| std::fs::read(path).unwrap();
     let provider = register(
-        "blockpart:ram-disk",
+        "blockpart-examples:ram-disk",
         read(blockpart_test_artifacts::RAM_DISK_COMPONENT),
     );
     let partitioner = register("blockpart:partitioner", GUEST_COMPONENT.to_vec());
     let checker = register(
-        "blockpart:split-check",
+        "blockpart-examples:split-check",
         read(blockpart_test_artifacts::SPLIT_CHECK_COMPONENT),
     );
 
@@ -57,11 +67,9 @@ fn compose() -> Vec<u8> {
             .set_instantiation_argument(checker, &interface(name), export)
             .unwrap();
     }
-    let ram_disk = graph
-        .alias_instance_export(provider, &interface("ram-disk"))
-        .unwrap();
+    let ram_disk = graph.alias_instance_export(provider, RAM_DISK).unwrap();
     graph
-        .set_instantiation_argument(checker, &interface("ram-disk"), ram_disk)
+        .set_instantiation_argument(checker, RAM_DISK, ram_disk)
         .unwrap();
     let partition = graph
         .alias_instance_export(partitioner, &interface("partition"))
@@ -69,10 +77,8 @@ fn compose() -> Vec<u8> {
     graph
         .set_instantiation_argument(checker, &interface("partition"), partition)
         .unwrap();
-    let run = graph
-        .alias_instance_export(checker, &interface("split-check"))
-        .unwrap();
-    graph.export(run, interface("split-check")).unwrap();
+    let run = graph.alias_instance_export(checker, SPLIT_CHECK).unwrap();
+    graph.export(run, SPLIT_CHECK).unwrap();
     graph.encode(EncodeOptions::default()).unwrap()
 }
 
@@ -82,7 +88,7 @@ fn run(sector_size: u32, sectors: u64, parts: u32) -> Result<Vec<PartReport>, St
     let mut store = Store::new(&engine, ());
     let checker = SplitChecker::instantiate(&mut store, &component, &Linker::new(&engine)).unwrap();
     checker
-        .blockpart_partition_split_check()
+        .blockpart_examples_split_check_split_check()
         .call_run(&mut store, sector_size, sectors, parts)
         .unwrap()
 }
@@ -97,7 +103,7 @@ fn the_composed_component_imports_nothing() {
         .exports(&engine)
         .map(|(name, _)| name.to_owned())
         .collect();
-    assert_eq!(exports, [interface("split-check")]);
+    assert_eq!(exports, [SPLIT_CHECK]);
 }
 
 #[test]

@@ -11,11 +11,12 @@ use std::cell::Cell;
 
 use blockpart_core::{self as core, BlockDevice, MemDevice, SectorSize};
 
-wit_bindgen::generate!({ path: "../../wit", world: "ram-disk-provider" });
+// `wit/`: this component's own package, with the blockpart contract in `wit/deps/partition`.
+wit_bindgen::generate!({ path: "wit", world: "ram-disk-provider" });
 
-use exports::blockpart::partition::block_device::{Device, GuestDevice};
+use exports::blockpart::partition::block_device::{self, Device, GuestDevice};
 use exports::blockpart::partition::types::{DeviceError, Info};
-use exports::blockpart::partition::{block_device, ram_disk};
+use exports::blockpart_examples::ram_disk::ram_disk;
 
 /// The largest disk `create` makes: memory for a test or an example, not a real disk.
 const MAX_BYTES: u64 = 1 << 30;

@@ -9,11 +9,14 @@
     reason = "the code wit-bindgen generates uses unsafe and has no docs; none is written here"
 )]
 
-wit_bindgen::generate!({ path: "../../wit", world: "split-checker" });
+// `wit/`: this component's own package; `wit/deps/` holds the blockpart contract and the
+// RAM-disk provider's package, as a third party would have them. `generate_all`: bindings for
+// the interfaces of those packages too (wit-bindgen's default is to ask for a `with:` each).
+wit_bindgen::generate!({ path: "wit", world: "split-checker", generate_all });
 
 use blockpart::partition::partition::Partition;
-use blockpart::partition::ram_disk;
-use exports::blockpart::partition::split_check::{Guest, PartReport};
+use blockpart_examples::ram_disk::ram_disk;
+use exports::blockpart_examples::split_check::split_check::{Guest, PartReport};
 
 /// Bytes per request: well under the partition's largest transfer.
 const CHUNK_BYTES: u64 = 1 << 20;

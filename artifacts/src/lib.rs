@@ -12,3 +12,8 @@ pub const RAM_DISK_COMPONENT: &str = env!("BLOCKPART_RAM_DISK_COMPONENT");
 /// A consumer of `partition` that splits a RAM disk and checks each part
 /// (`components/split-check/`).
 pub const SPLIT_CHECK_COMPONENT: &str = env!("BLOCKPART_SPLIT_CHECK_COMPONENT");
+
+/// The modes of the hostile partitioner, from its own source (`hostile/src/mode.rs`): what it
+/// does wrong, by the first byte of its disk. `host/tests/hostile.rs` runs every one.
+#[path = "../../hostile/src/mode.rs"]
+pub mod hostile;

@@ -1,13 +1,18 @@
 //! Arguments several commands share, and the partitioner instance they open.
 
-use std::path::PathBuf;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use blockpart_core::SectorSize;
 use blockpart_host::{FileDevice, GUEST_COMPONENT, Instance, Limits, PartitionHandle, Runtime};
 use clap::Args;
+use rustix::fs::{FlockOperation, OFlags, flock};
+use rustix::io::Errno;
 
 /// Bounds on the partitioner component, which a hostile or broken one cannot pass.
 #[derive(Args)]
@@ -75,22 +80,38 @@ pub fn sector_size(text: &str) -> Result<SectorSize, String> {
         .ok_or_else(|| format!("{text} is not a power of two of at least 512"))
 }
 
-/// An instance of the built-in partitioner with `disk` handed to it, and the partition the
-/// arguments select: the whole disk or its `--partition`, then `range` of that.
+/// A disk opened for a command: the partitioner instance with the disk handed to it, the
+/// partition the arguments select, and the lock that keeps other programs from writing the
+/// disk meanwhile (bind it, `lock: _lock`, to hold it).
+pub struct Opened {
+    pub instance: Instance,
+    pub part: PartitionHandle,
+    pub lock: File,
+}
+
+/// Opens `disk` for a command: its whole, or its `--partition`, then `range` of that.
+///
+/// The disk is locked as util-linux's tools lock a disk (`flock`): shared to read, exclusive to
+/// write, so two `blockpart write`s, or a write and an `sfdisk`, never interleave. A disk
+/// locked by another program is an error, not a wait.
 pub fn open(
     disk: &DiskArgs,
     range: Option<Range>,
     read_only: bool,
     limits: Limits,
-) -> Result<(Instance, PartitionHandle)> {
+) -> Result<Opened> {
     let device = FileDevice::open(&disk.disk, disk.sector_size, read_only)?;
+    let lock = lock(&disk.disk, !read_only)?;
     let mut instance = runtime(limits)?.instantiate()?;
     let mut part = instance.whole(device)?;
     let mut what = disk.disk.display().to_string();
     if let Some(number) = disk.partition {
-        part = instance
-            .open_entry(part, number)
-            .with_context(|| format!("opening partition {number} of {what}"))?;
+        part = instance.open_entry(part, number).with_context(|| {
+            format!(
+                "opening partition {number} of {what}{}",
+                sector_size_hint(disk, limits)
+            )
+        })?;
         what = format!("partition {number}");
     }
     if let Some(range) = range {
@@ -103,12 +124,81 @@ pub fn open(
                 )
             })?;
     }
-    Ok((instance, part))
+    Ok(Opened {
+        instance,
+        part,
+        lock,
+    })
+}
+
+/// Takes the advisory lock on `path`, exclusive or shared, without waiting.
+fn lock(path: &Path, exclusive: bool) -> Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(OFlags::NONBLOCK.bits().cast_signed())
+        .open(path)
+        .with_context(|| format!("opening {} to lock it", path.display()))?;
+    let operation = if exclusive {
+        FlockOperation::NonBlockingLockExclusive
+    } else {
+        FlockOperation::NonBlockingLockShared
+    };
+    match flock(&file, operation) {
+        Ok(()) => Ok(file),
+        Err(Errno::WOULDBLOCK) => bail!(
+            "{} is in use: another program holds a lock on it, as a write or a partitioning \
+             tool does; try again when it is done",
+            path.display()
+        ),
+        Err(errno) => {
+            Err(io::Error::from(errno)).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
+/// When `disk`'s partition table cannot be read with its `--sector-size` but can with the
+/// other common one, a hint saying so (images do not record their sector size); else nothing.
+pub fn sector_size_hint(disk: &DiskArgs, limits: Limits) -> String {
+    let other = if disk.sector_size == SectorSize::B512 {
+        SectorSize::B4096
+    } else {
+        SectorSize::B512
+    };
+    let reads = || -> Result<()> {
+        let device = FileDevice::open(&disk.disk, other, true)?;
+        let mut instance = runtime(limits)?.instantiate()?;
+        let whole = instance.whole(device)?;
+        instance.read_table(whole)?;
+        Ok(())
+    };
+    match reads() {
+        Ok(()) => format!(
+            " (it reads as a partition table with {0}-byte sectors: try --sector-size {0})",
+            other.get()
+        ),
+        Err(_) => String::new(),
+    }
 }
 
 /// The built-in partitioner, its compiled code cached across runs when the cache directory can
-/// be set up (compiling takes tens of milliseconds; loading, about one).
+/// be set up and is safe to load from (compiling takes tens of milliseconds; loading, about
+/// one). When it cannot be used, says why on standard error and compiles.
 pub fn runtime(limits: Limits) -> Result<Runtime> {
-    let runtime = Runtime::cached(GUEST_COMPONENT).or_else(|_| Runtime::new())?;
+    let runtime = match Runtime::cached(GUEST_COMPONENT) {
+        Ok(runtime) => runtime,
+        Err(why) => {
+            let _ = writeln!(io::stderr(), "blockpart: warning: {why:#}");
+            Runtime::new()?
+        }
+    };
     Ok(runtime.with_limits(limits))
+}
+
+/// Writes `text` to standard output and flushes it. A closed pipe or a full disk is an error
+/// for the caller to report, not a panic as `print!` makes it.
+pub fn print(text: &str) -> Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("writing to standard output")
 }

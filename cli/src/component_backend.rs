@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use blockpart_conformance::{
-    Backend, Disk, DiskSpec, Error as PartitionError, Handles, Info, Part,
+    Backend, Disk, DiskSpec, Error as PartitionError, Handles, Info, Part, Table, TableError,
 };
 use blockpart_core::SectorSize;
 use tempfile::NamedTempFile;
@@ -48,11 +48,20 @@ struct ComponentDisk {
     parts: Handles<PartitionHandle>,
 }
 
-/// The partition's answer; a guest failure fails the case (no case reads a table).
+/// The partition's answer; a guest failure, or a table error, fails the case.
 fn answer<T>(result: Result<T, Error>) -> Result<T, PartitionError> {
     match result {
         Ok(value) => Ok(value),
         Err(Error::Partition(error)) => Err(error),
+        Err(error) => panic!("{error}"),
+    }
+}
+
+/// The partition table's answer; a guest failure, or a partition error, fails the case.
+fn table_answer<T>(result: Result<T, Error>) -> Result<T, TableError> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(Error::Table(error)) => Err(error),
         Err(error) => panic!("{error}"),
     }
 }
@@ -121,6 +130,15 @@ impl Disk for ComponentDisk {
 
     fn disconnect(&mut self, part: Part) {
         answer(self.instance.disconnect(*self.parts.get(part))).expect("disconnect cannot fail");
+    }
+
+    fn read_table(&mut self, part: Part) -> Result<Table, TableError> {
+        table_answer(self.instance.read_table(*self.parts.get(part)))
+    }
+
+    fn open_entry(&mut self, part: Part, number: u32) -> Result<Part, TableError> {
+        let entry = table_answer(self.instance.open_entry(*self.parts.get(part), number))?;
+        Ok(self.parts.add(entry))
     }
 
     fn drop_partition(&mut self, part: Part) {

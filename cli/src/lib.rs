@@ -1,5 +1,6 @@
 //! What the `blockpart` command and its tests share: the partitioner component as a
-//! conformance backend, the benchmark, and the two listings of a partition table.
+//! conformance backend, hosts in other languages driven as one ([`driven`]), the benchmark,
+//! and the two listings of a partition table.
 //!
 //! Embedders take `blockpart-host` instead: this crate is the command line's, with its
 //! dependencies.
@@ -8,6 +9,8 @@
 
 pub mod bench;
 mod component_backend;
+pub mod driven;
 pub mod list;
 
 pub use component_backend::ComponentBackend;
+pub use driven::DrivenBackend;

@@ -1,45 +1,85 @@
 //! `blockpart list`: a partition table as a readable table with a picture of the disk, or as
 //! JSON in the shape `sfdisk --json` prints.
 
-use std::fmt::Write as _;
+use std::io;
 
 use blockpart_core::{Entry, Label, PartitionType, Table, Uuid};
-use serde_json::{Map, Value, json};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
 
 /// Columns of the picture of the disk.
 const PICTURE_WIDTH: u64 = 64;
 
-/// The table as `sfdisk --json DEVICE` prints it: `partitiontable` with `label`, `id`,
+/// Writes the table as `sfdisk --json DEVICE` prints it: `partitiontable` with `label`, `id`,
 /// `device`, `unit`, `firstlba` and `lastlba` (GPT), `sectorsize` and `partitions`. Each
 /// partition has `node`, `start`, `size` and `type`; MBR partitions `bootable` when set; GPT
 /// partitions `uuid`, and `name` and `attrs` when not empty.
-pub fn sfdisk_json(table: &Table, device: &str) -> Value {
-    let mut fields = Map::new();
-    let (label, id) = match table.label {
-        Label::Mbr { id } => ("dos", format!("{id:#010x}")),
-        Label::Gpt { id, .. } => ("gpt", guid(id)),
-    };
-    fields.insert("label".into(), label.into());
-    fields.insert("id".into(), id.into());
-    fields.insert("device".into(), device.into());
-    fields.insert("unit".into(), "sectors".into());
-    if let Label::Gpt {
-        first_usable,
-        last_usable,
-        ..
-    } = table.label
-    {
-        fields.insert("firstlba".into(), first_usable.into());
-        fields.insert("lastlba".into(), last_usable.into());
+///
+/// Partitions are made into JSON one at a time as they are written, so a table of many
+/// entries costs the host no more than the table itself.
+pub fn write_sfdisk_json(
+    out: &mut impl io::Write,
+    table: &Table,
+    device: &str,
+) -> serde_json::Result<()> {
+    serde_json::to_writer_pretty(out, &SfdiskJson { table, device })
+}
+
+/// `{ "partitiontable": ... }`, serialized without building it.
+struct SfdiskJson<'a> {
+    table: &'a Table,
+    device: &'a str,
+}
+
+impl Serialize for SfdiskJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut outer = serializer.serialize_map(Some(1))?;
+        outer.serialize_entry("partitiontable", &PartitionTable(self))?;
+        outer.end()
     }
-    fields.insert("sectorsize".into(), table.sector_size.into());
-    let partitions = table
-        .entries
-        .iter()
-        .map(|entry| sfdisk_partition(entry, device))
-        .collect();
-    fields.insert("partitions".into(), Value::Array(partitions));
-    json!({ "partitiontable": fields })
+}
+
+struct PartitionTable<'a>(&'a SfdiskJson<'a>);
+
+impl Serialize for PartitionTable<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let SfdiskJson { table, device } = *self.0;
+        let mut fields = serializer.serialize_map(None)?;
+        let (label, id) = match table.label {
+            Label::Mbr { id } => ("dos", format!("{id:#010x}")),
+            Label::Gpt { id, .. } => ("gpt", guid(id)),
+        };
+        fields.serialize_entry("label", label)?;
+        fields.serialize_entry("id", &id)?;
+        fields.serialize_entry("device", device)?;
+        fields.serialize_entry("unit", "sectors")?;
+        if let Label::Gpt {
+            first_usable,
+            last_usable,
+            ..
+        } = table.label
+        {
+            fields.serialize_entry("firstlba", &first_usable)?;
+            fields.serialize_entry("lastlba", &last_usable)?;
+        }
+        fields.serialize_entry("sectorsize", &table.sector_size)?;
+        fields.serialize_entry("partitions", &Partitions(self.0))?;
+        fields.end()
+    }
+}
+
+struct Partitions<'a>(&'a SfdiskJson<'a>);
+
+impl Serialize for Partitions<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let SfdiskJson { table, device } = *self.0;
+        serializer.collect_seq(
+            table
+                .entries
+                .iter()
+                .map(|entry| sfdisk_partition(entry, device)),
+        )
+    }
 }
 
 fn sfdisk_partition(entry: &Entry, device: &str) -> Value {
@@ -106,48 +146,46 @@ fn guid(guid: Uuid) -> String {
     format!("{guid:X}")
 }
 
-/// The table for people: a heading, one line per partition, and a picture of the disk.
-pub fn readable(table: &Table, device: &str) -> String {
-    let mut out = String::new();
+/// Writes the table for people: a heading, one line per partition, and a picture of the disk.
+/// Text from the disk (GPT names) is escaped: see [`printable`].
+pub fn write_readable(out: &mut impl io::Write, table: &Table, device: &str) -> io::Result<()> {
     let bytes = u128::from(table.size_sectors).saturating_mul(u128::from(table.sector_size));
-    let _ = write!(
+    write!(
         out,
         "{device}: {} sectors of {} bytes ({}), ",
         table.size_sectors,
         table.sector_size,
         human(bytes)
-    );
-    let _ = match table.label {
-        Label::Mbr { id } => writeln!(out, "MBR, disk signature {id:#010x}"),
+    )?;
+    match table.label {
+        Label::Mbr { id } => writeln!(out, "MBR, disk signature {id:#010x}")?,
         Label::Gpt {
             id,
             first_usable,
             last_usable,
             from_backup,
         } => {
-            let _ = writeln!(
+            writeln!(
                 out,
                 "GPT, disk GUID {}, usable sectors {first_usable}..={last_usable}",
                 guid(id)
-            );
+            )?;
             if from_backup {
-                let _ = writeln!(
+                writeln!(
                     out,
                     "the primary GPT header or its entries are damaged: read from the backup"
-                );
+                )?;
             }
-            Ok(())
         }
-    };
-    if table.entries.is_empty() {
-        let _ = writeln!(out, "no partitions");
-        return out;
     }
-    let _ = writeln!(
+    if table.entries.is_empty() {
+        return writeln!(out, "no partitions");
+    }
+    writeln!(
         out,
         "\n{:>4} {:>10} {:>10} {:>10} {:>10}  {:<4} {:<24} name",
         "#", "start", "end", "sectors", "size", "boot", "type"
-    );
+    )?;
     for entry in &table.entries {
         let end = entry.start.saturating_add(entry.sectors).saturating_sub(1);
         let size = u128::from(entry.sectors).saturating_mul(u128::from(table.sector_size));
@@ -160,17 +198,28 @@ pub fn readable(table: &Table, device: &str) -> String {
             human(size),
             if entry.bootable { "*" } else { "" },
             type_name(entry.partition_type),
-            entry.name,
+            printable(&entry.name),
         );
-        let _ = writeln!(out, "{}", line.trim_end());
+        writeln!(out, "{}", line.trim_end())?;
     }
-    let _ = writeln!(out, "\n|{}|", picture(table));
+    writeln!(out, "\n|{}|", picture(table))?;
     let last = table.size_sectors.saturating_sub(1).to_string();
     let width = usize::try_from(PICTURE_WIDTH)
         .unwrap_or(0)
         .saturating_sub(7);
-    let _ = writeln!(out, " sector 0{last:>width$}");
-    out
+    writeln!(out, " sector 0{last:>width$}")
+}
+
+/// `text` from the disk, safe to print on a terminal: control and other unprintable
+/// characters (escape sequences, newlines, bidirectional overrides) are shown escaped, as
+/// `\u{1b}` or `\n`, and so is a backslash; other characters, accents included, are kept.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' | '\'' => c.to_string(),
+            _ => c.escape_debug().to_string(),
+        })
+        .collect()
 }
 
 /// One character per 64th of the disk: the number of the smallest partition in it (its last
@@ -248,4 +297,54 @@ fn type_name(kind: PartitionType) -> String {
         },
     };
     known.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use blockpart_core::{Entry, Label, PartitionType, Table, Uuid};
+
+    use super::write_readable;
+
+    #[test]
+    fn names_from_the_disk_cannot_drive_the_terminal_or_forge_lines() {
+        let hostile = "\u{1b}[2J\u{1b}]0;pwned\u{7}\n   9 forged\u{202e}";
+        let table = Table {
+            label: Label::Gpt {
+                id: Uuid::nil(),
+                first_usable: 34,
+                last_usable: 2014,
+                from_backup: false,
+            },
+            sector_size: 512,
+            size_sectors: 2048,
+            entries: vec![Entry {
+                number: 1,
+                start: 34,
+                sectors: 100,
+                partition_type: PartitionType::Gpt(Uuid::nil()),
+                guid: Some(Uuid::nil()),
+                name: format!("caf\u{e9} {hostile}"),
+                bootable: false,
+                attributes: 0,
+            }],
+        };
+        let mut text = Vec::new();
+        write_readable(&mut text, &table, "disk.img").unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert!(!text.contains('\u{202e}'), "{text:?}");
+        let line = text.lines().find(|line| line.contains("caf")).unwrap();
+        assert!(
+            line.ends_with(r"café \u{1b}[2J\u{1b}]0;pwned\u{7}\n   9 forged\u{202e}"),
+            "{line}"
+        );
+        assert!(
+            !text
+                .lines()
+                .any(|line| line.trim_start().starts_with("9 forged"))
+        );
+    }
 }

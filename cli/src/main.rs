@@ -2,6 +2,7 @@
 //!
 //! This file is the command line's shape; each command lives in a module of `commands`.
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -33,10 +34,17 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Runs the conformance suite against the partitioner, on fresh temporary disks.
+    ///
+    /// `--memory-limit` and `--time-limit` apply to the component run here, not to a `--host`.
     Conformance {
         /// A component of the `partitioner` world to test instead of the built-in one.
         #[arg(long, value_name = "FILE")]
         component: Option<PathBuf>,
+        /// Runs the suite in a host in another language, through its conformance driver: the
+        /// command line "CMD ARGS..." (split at whitespace), such as "node host/node/driver.js".
+        /// Adds the device contract on the host's own devices.
+        #[arg(long, value_name = "CMD ARGS...", conflicts_with = "component")]
+        host: Option<String>,
         /// Runs with this sector size only (default: 512 and 4096).
         #[arg(long, value_name = "BYTES", value_parser = sector_size)]
         sector_size: Option<SectorSize>,
@@ -122,7 +130,8 @@ fn main() -> ExitCode {
     match run(cli.command, cli.limits.limits()) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("blockpart: {error:#}");
+            // Even with standard error full or closed, exit with the code, never a panic.
+            let _ = writeln!(io::stderr(), "blockpart: {error:#}");
             ExitCode::FAILURE
         }
     }
@@ -132,8 +141,9 @@ fn run(command: Command, limits: Limits) -> Result<ExitCode> {
     match command {
         Command::Conformance {
             component,
+            host,
             sector_size,
-        } => return conformance::run(component, sector_size, limits),
+        } => return conformance::run(component, host, sector_size, limits),
         Command::List { disk, json } => show::list(&disk, json, limits)?,
         Command::Info { disk, range } => show::info(&disk, range, limits)?,
         Command::Cat { disk, range } => copy::cat(&disk, range, limits)?,

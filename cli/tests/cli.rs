@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use blockpart_conformance::{CASES, SECTOR_SIZES, TABLE_CASES};
 use tempfile::TempDir;
 
 fn blockpart(args: &[&str], stdin: &[u8]) -> Output {
@@ -209,7 +210,18 @@ fn conformance_command_runs_against_a_given_component() {
     let out = blockpart(&["conformance", "--component", path.to_str().unwrap()], b"");
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(out.status.success(), "{text}");
-    assert!(text.trim_end().ends_with("54 passed, 0 failed"), "{text}");
+    // Per sector size: each case and the random comparison; each table case per sector size
+    // of its fixtures.
+    let tables: usize = TABLE_CASES
+        .iter()
+        .map(|case| case.sector_sizes().len())
+        .sum();
+    let expected = SECTOR_SIZES.len() * (CASES.len() + 1) + tables;
+    assert!(
+        text.trim_end()
+            .ends_with(&format!("{expected} passed, 0 failed")),
+        "{text}"
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use blockpart_cli::ComponentBackend;
-use blockpart_conformance::{CASES, SECTOR_SIZES, random, run_case};
+use blockpart_conformance::{CASES, SECTOR_SIZES, TABLE_CASES, random, run_case, run_table_case};
 use blockpart_host::Runtime;
 use libtest_mimic::{Arguments, Trial};
 
@@ -31,7 +31,16 @@ fn main() {
             )
         })
     });
+    let tables = TABLE_CASES.iter().flat_map(|case| {
+        case.sector_sizes().into_iter().map(move |sector_size| {
+            Trial::test(
+                format!("component::{sector_size}::{}", case.name),
+                move || Ok(run_table_case(case, &backend(), sector_size)?),
+            )
+        })
+    });
     let trials = cases
+        .chain(tables)
         .chain(SECTOR_SIZES.map(component_agrees_with_model))
         .collect();
     libtest_mimic::run(&Arguments::from_args(), trials).exit();

@@ -15,8 +15,6 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use blockpart_core::{SectorSize, Table};
-use blockpart_host::{FileDevice, Runtime};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -127,57 +125,28 @@ fn damaged_tables_are_refused_with_a_clear_error() {
     }
 }
 
-/// Reads the table of `path` through the component, and writes a marked sector at the first,
-/// middle and last sector of every partition, one at a time: each must land at its byte offset
-/// of the file, and change nothing else. The image is put back after each write, since a write
-/// to an MBR's extended partition may overwrite an extended boot record, as it would on Linux.
+/// The extended partition holds the logicals: `write -p 2` of more than its first 1 KiB must
+/// be refused, and leave every extended boot record and logical as it was.
 #[test]
-fn a_sector_written_to_partition_n_lands_at_its_offset_in_the_file() {
-    let runtime = Runtime::new().unwrap();
-    for (name, sector_size) in READ {
-        let (_dir, path) = unpack(name);
-        let size = SectorSize::new(sector_size).unwrap();
-        let table = read_table(&runtime, &path, size);
-        assert!(!table.entries.is_empty(), "{name}");
-        for entry in &table.entries {
-            for at in [0, entry.sectors / 2, entry.sectors - 1] {
-                let before = std::fs::read(&path).unwrap();
-                let mark: Vec<u8> = (0..sector_size)
-                    .map(|i| (i as u8) ^ (entry.number as u8) ^ 0x5A)
-                    .collect();
-
-                let mut instance = runtime.instantiate().unwrap();
-                let disk = instance
-                    .whole(FileDevice::open(&path, size, false).unwrap())
-                    .unwrap();
-                let part = instance.open_entry(disk, entry.number).unwrap();
-                instance.write(part, at, &mark).unwrap();
-                instance.flush(part).unwrap();
-                assert_eq!(
-                    instance.read(part, at, u64::from(sector_size)).unwrap(),
-                    mark
-                );
-
-                let mut expected = before.clone();
-                let offset = ((entry.start + at) * u64::from(sector_size)) as usize;
-                expected[offset..offset + mark.len()].copy_from_slice(&mark);
-                assert!(
-                    std::fs::read(&path).unwrap() == expected,
-                    "{name}: partition {} sector {at}",
-                    entry.number
-                );
-                std::fs::write(&path, before).unwrap();
-            }
-        }
-    }
-}
-
-fn read_table(runtime: &Runtime, path: &Path, size: SectorSize) -> Table {
-    let mut instance = runtime.instantiate().unwrap();
-    let disk = instance
-        .whole(FileDevice::open(path, size, true).unwrap())
+fn the_extended_partition_is_not_handed_out_over_its_logicals() {
+    let (dir, path) = unpack("mbr-logical");
+    let before = std::fs::read(&path).unwrap();
+    let info = blockpart(dir.path(), &["info", "-p", "2", "mbr-logical.img"]);
+    let info = String::from_utf8(info.stdout).unwrap();
+    // Linux shows its first 1 KiB; here the first logical starts one sector in.
+    assert!(info.contains(": 1 sectors of 512 bytes"), "{info}");
+    let input = dir.path().join("input");
+    std::fs::write(&input, [0xEE; 4096]).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_blockpart"))
+        .args(["write", "-p", "2"])
+        .arg(&path)
+        .stdin(std::fs::File::open(&input).unwrap())
+        .output()
         .unwrap();
-    instance.read_table(disk).unwrap()
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("the range holds 1 sectors"), "{stderr}");
+    assert!(std::fs::read(&path).unwrap() == before);
 }
 
 #[test]

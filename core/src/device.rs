@@ -17,7 +17,23 @@ pub struct Info {
 ///
 /// A [`Partition`](crate::Partition) calls it only with requests it has checked: non-empty,
 /// whole sectors, inside the device, and no write when `info().read_write` is false. An
-/// implementation should still check its own requests, since other callers may not.
+/// implementation must still check its own requests, since other callers may not: a guest
+/// component holds the whole device it was handed, and may call it with any numbers. The
+/// contract, which `blockpart-conformance`'s device cases check on every device we ship:
+///
+/// - A request of `n` sectors (`len / sector_size` for a read or write) from `sector_start` is
+///   served iff `sector_start + n <= size_sectors`, computed without overflow, and its bytes
+///   are those at `sector_start * sector_size` of the backing. Anything else, `u64::MAX`
+///   starts and lengths included, is refused with [`DeviceError::OutOfBounds`].
+/// - A read or write whose length is not whole sectors is refused with
+///   [`DeviceError::Unaligned`].
+/// - On a read-only device every write, discard and write-zeroes is refused with
+///   [`DeviceError::ReadOnly`], whatever its arguments.
+/// - The checks run in that order: read-only, unaligned, out of bounds. Zero-length requests at
+///   `sector_start <= size_sectors` pass them and succeed.
+/// - A refused request changes nothing, and no request grows the backing.
+/// - [`info`](Self::info) reports the sector size, size and access mode the device was made
+///   with.
 pub trait BlockDevice {
     /// The device's geometry and access mode.
     fn info(&self) -> Info;

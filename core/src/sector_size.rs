@@ -8,6 +8,9 @@ impl SectorSize {
     /// The classic sector size.
     pub const B512: Self = Self(512);
 
+    /// The sector size of "4Kn" (4K native) disks.
+    pub const B4096: Self = Self(4096);
+
     /// The sector size of `bytes`, or `None` if `bytes` is not a power of two of at least 512.
     pub fn new(bytes: u32) -> Option<Self> {
         (bytes >= 512 && bytes.is_power_of_two()).then_some(Self(bytes))

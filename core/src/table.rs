@@ -12,6 +12,14 @@ use uuid::Uuid;
 
 use crate::{BlockDevice, Error, Partition};
 
+/// The most entries a table can have: a GPT's largest entry array (16 MiB) of its smallest
+/// entries (128 bytes). An MBR has at most 4 primaries and 1024 logicals.
+pub const MAX_ENTRIES: usize = 131_072;
+
+/// The longest GPT partition name, in UTF-8 bytes: 36 UTF-16 code units, each at most 3 bytes
+/// (a surrogate pair, two units, is 4).
+pub const MAX_NAME_BYTES: usize = 108;
+
 /// A partition table as read from a disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Table {
@@ -78,6 +86,14 @@ pub enum PartitionType {
     Gpt(Uuid),
 }
 
+impl PartitionType {
+    /// Whether this is an MBR extended partition (0x05, 0x0F or 0x85): the container of the
+    /// logical partitions.
+    pub fn is_extended(self) -> bool {
+        matches!(self, Self::Mbr(0x05 | 0x0F | 0x85))
+    }
+}
+
 /// Why a disk's partition table could not be read, or an entry not opened.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TableError {
@@ -128,14 +144,34 @@ impl Table {
     }
 
     /// Partition `number` of `disk`, the disk this table was read from.
+    ///
+    /// An MBR extended partition opens as its first 1 KiB only (one sector if they are
+    /// larger), as Linux exposes it, and never as far as its first logical partition: the
+    /// logicals are partitions of their own, and a partition never overlaps another.
     pub fn open<D: BlockDevice>(
         &self,
         disk: &Partition<D>,
         number: u32,
     ) -> Result<Partition<D>, TableError> {
         let entry = self.entry(number).ok_or(TableError::NoEntry(number))?;
-        disk.slice(entry.start, entry.sectors)
-            .map_err(TableError::Read)
+        let sectors = if entry.partition_type.is_extended() {
+            let head = 1024u64
+                .checked_div(u64::from(self.sector_size))
+                .unwrap_or(0)
+                .max(1);
+            // Logicals lie inside their extended partition, after its first sector.
+            let before_logicals = self
+                .entries
+                .iter()
+                .filter(|other| other.number > 4)
+                .map(|logical| logical.start.saturating_sub(entry.start))
+                .min()
+                .unwrap_or(u64::MAX);
+            entry.sectors.min(head).min(before_logicals)
+        } else {
+            entry.sectors
+        };
+        disk.slice(entry.start, sectors).map_err(TableError::Read)
     }
 }
 

@@ -1,7 +1,9 @@
 //! The partitioner component: exports `partition` and `partition-table` over the imported
 //! `block-device`, and imports nothing else.
 //!
-//! All logic lives in `blockpart-core`; this file only converts between WIT types and its types.
+//! All logic lives in `blockpart-core`; this file hands each call to it. The conversions between
+//! WIT types and its types are in `types` (for the `types` interface) and `table` (for
+//! `partition-table`), once each.
 
 #![allow(
     unsafe_code,
@@ -16,6 +18,7 @@ use blockpart_core as core;
 wit_bindgen::generate!({ path: "../wit", world: "partitioner" });
 
 mod table;
+mod types;
 
 use blockpart::partition::block_device::Device;
 use blockpart::partition::types as wit;
@@ -72,12 +75,7 @@ impl GuestPartition for Partition {
     }
 
     fn info(&self) -> wit::Info {
-        let info = self.0.borrow().info();
-        wit::Info {
-            read_write: info.read_write,
-            sector_size: info.sector_size,
-            size_sectors: info.size_sectors,
-        }
+        self.0.borrow().info().into()
     }
 
     fn read(&self, sector_start: u64, len: u64) -> Result<Vec<u8>, wit::Error> {
@@ -110,12 +108,7 @@ struct Imported(Device);
 
 impl core::BlockDevice for Imported {
     fn info(&self) -> core::Info {
-        let info = self.0.info();
-        core::Info {
-            read_write: info.read_write,
-            sector_size: info.sector_size,
-            size_sectors: info.size_sectors,
-        }
+        self.0.info().into()
     }
 
     fn read(&self, sector_start: u64, len: u64) -> Result<Vec<u8>, core::DeviceError> {
@@ -136,47 +129,5 @@ impl core::BlockDevice for Imported {
 
     fn write_zeroes(&self, sector_start: u64, sectors: u64) -> Result<(), core::DeviceError> {
         Ok(self.0.write_zeroes(sector_start, sectors)?)
-    }
-}
-
-impl From<wit::DeviceError> for core::DeviceError {
-    fn from(error: wit::DeviceError) -> Self {
-        match error {
-            wit::DeviceError::Disconnected => Self::Disconnected,
-            wit::DeviceError::IsReadOnly => Self::ReadOnly,
-            wit::DeviceError::OutOfBounds => Self::OutOfBounds,
-            wit::DeviceError::Unaligned => Self::Unaligned,
-            wit::DeviceError::Io(message) => Self::Io(message),
-        }
-    }
-}
-
-impl From<core::DeviceError> for wit::DeviceError {
-    fn from(error: core::DeviceError) -> Self {
-        match error {
-            core::DeviceError::Disconnected => Self::Disconnected,
-            core::DeviceError::ReadOnly => Self::IsReadOnly,
-            core::DeviceError::OutOfBounds => Self::OutOfBounds,
-            core::DeviceError::Unaligned => Self::Unaligned,
-            core::DeviceError::Io(message) => Self::Io(message),
-        }
-    }
-}
-
-impl From<core::Error> for wit::Error {
-    fn from(error: core::Error) -> Self {
-        match error {
-            core::Error::OutOfBounds(refused) => Self::OutOfBounds(wit::Access {
-                sector_start: refused.sector_start,
-                sectors: refused.sectors,
-                size_sectors: refused.size_sectors,
-            }),
-            core::Error::Unaligned(len) => Self::Unaligned(len),
-            core::Error::TooLarge(len) => Self::TooLarge(len),
-            core::Error::Disconnected => Self::Disconnected,
-            core::Error::ReadOnly => Self::IsReadOnly,
-            core::Error::Device(error) => Self::Device(error.into()),
-            core::Error::InvalidDevice(message) => Self::InvalidDevice(message),
-        }
     }
 }

@@ -2,12 +2,15 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom};
-use std::os::unix::fs::{FileExt, FileTypeExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
 use blockpart_core::{BlockDevice, DeviceError, Geometry, Info, SectorSize};
-use rustix::fs::{FallocateFlags, fallocate};
+use rustix::fs::{FallocateFlags, OFlags, fallocate, fcntl_getfl, fcntl_setfl};
 use rustix::io::Errno;
+
+/// `O_NONBLOCK`, as `OpenOptionsExt::custom_flags` takes it.
+const NONBLOCK: i32 = OFlags::NONBLOCK.bits().cast_signed();
 
 /// Why a file could not be opened as a block device.
 #[derive(Debug, thiserror::Error)]
@@ -57,9 +60,12 @@ impl FileDevice {
             path: path.display().to_string(),
             source,
         };
+        // Non-blocking, so that a FIFO or a terminal is refused below instead of hanging the
+        // open; the flag does nothing to I/O on files and block devices, and is cleared anyway.
         let file = OpenOptions::new()
             .read(true)
             .write(!read_only)
+            .custom_flags(NONBLOCK)
             .open(path)
             .map_err(io)?;
         let kind = file.metadata().map_err(io)?.file_type();
@@ -68,6 +74,8 @@ impl FileDevice {
                 path: path.display().to_string(),
             });
         }
+        let flags = fcntl_getfl(&file).map_err(|errno| io(errno.into()))?;
+        fcntl_setfl(&file, flags.difference(OFlags::NONBLOCK)).map_err(|errno| io(errno.into()))?;
         // The end, not the metadata's length, which is 0 for a block device.
         let len = (&file).seek(SeekFrom::End(0)).map_err(io)?;
         let sectors = sector_size
@@ -96,6 +104,10 @@ impl FileDevice {
     ) -> Result<(), DeviceError> {
         self.geometry.writable()?;
         let (offset, len) = self.geometry.bytes(start, sectors)?;
+        if len == 0 {
+            // Checked, and nothing to do: `fallocate` refuses a zero length (EINVAL).
+            return Ok(());
+        }
         match fallocate(&self.file, mode | FallocateFlags::KEEP_SIZE, offset, len) {
             Ok(()) => Ok(()),
             Err(Errno::OPNOTSUPP | Errno::NOSYS) => self.write_zero_bytes(offset, len),
@@ -171,5 +183,54 @@ impl BlockDevice for FileDevice {
 
     fn write_zeroes(&self, sector_start: u64, sectors: u64) -> Result<(), DeviceError> {
         self.fallocate_or_zero(FallocateFlags::ZERO_RANGE, sector_start, sectors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Opens `path` on a thread, so that a hang fails the test instead of stalling it.
+    fn open_within_a_second(path: &Path, read_only: bool) -> Result<FileDevice, OpenError> {
+        let (send, receive) = mpsc::channel();
+        let path = path.to_owned();
+        std::thread::spawn(move || {
+            let _ = send.send(FileDevice::open(&path, SectorSize::B512, read_only));
+        });
+        receive
+            .recv_timeout(Duration::from_secs(1))
+            .expect("opening did not return within a second")
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_waiting_for_a_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .unwrap();
+        for read_only in [true, false] {
+            let error = open_within_a_second(&fifo, read_only).unwrap_err();
+            assert!(
+                matches!(error, OpenError::NotADisk { .. } | OpenError::Io { .. }),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_opens_blocking_as_it_should() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        file.as_file().set_len(4096).unwrap();
+        let device = open_within_a_second(file.path(), false).unwrap();
+        let flags = fcntl_getfl(&device.file).unwrap();
+        assert!(!flags.contains(OFlags::NONBLOCK));
+        assert_eq!(device.info().size_sectors, 8);
     }
 }

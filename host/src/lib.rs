@@ -15,11 +15,15 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
-pub mod faulty_device;
+mod cache;
 mod file_device;
 mod limits;
 mod runtime;
 
+// The fault-injecting device lives in `blockpart-core`; it is here too, next to `FileDevice`,
+// for tests of what a host builds on the partitioner.
+pub use blockpart_core::faulty_device::{self, FaultyDevice};
+pub use cache::UntrustedCache;
 pub use file_device::{FileDevice, OpenError};
 pub use limits::{Limits, TICK};
 pub use runtime::{GUEST_COMPONENT, Instance, PartitionHandle, Runtime};

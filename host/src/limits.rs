@@ -1,5 +1,7 @@
 //! What one instance of a guest may use: memory, table entries and time per call.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::Duration;
 
@@ -17,9 +19,9 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Largest table, in elements.
     pub table_elements: usize,
-    /// Longest time one call may run guest code, to within [`TICK`]. Time in the host's own
-    /// device I/O counts too, since the clock is the wall clock; a call is stopped the next
-    /// time the guest runs once it is over.
+    /// Longest time one call may run guest code, to within [`TICK`]. Time the host spends in
+    /// the guest's device requests does not count: a slow disk is not the guest's doing. A
+    /// call is stopped the next time the guest runs once it is over.
     pub call_time: Duration,
 }
 
@@ -53,17 +55,33 @@ impl Limits {
     }
 }
 
-/// Advances `engine`'s epoch every [`TICK`], from a thread that ends with the engine.
-pub(crate) fn start_ticking(engine: &Engine) -> std::io::Result<()> {
+/// The ticks an engine's epoch has advanced by, readable by the host (wasmtime keeps its own
+/// count private): the clock that separates a call's guest time from its device time.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Clock(Arc<AtomicU64>);
+
+impl Clock {
+    /// Ticks so far.
+    pub(crate) fn now(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Advances `engine`'s epoch, and the clock returned, every [`TICK`], from a thread that ends
+/// with the engine.
+pub(crate) fn start_ticking(engine: &Engine) -> std::io::Result<Clock> {
     let engine = engine.weak();
+    let clock = Clock::default();
+    let ticks = Arc::clone(&clock.0);
     thread::Builder::new()
         .name("blockpart-epoch".into())
         .spawn(move || {
             while let Some(engine) = engine.upgrade() {
+                ticks.fetch_add(1, Ordering::Relaxed);
                 engine.increment_epoch();
                 drop(engine);
                 thread::sleep(TICK);
             }
-        })
-        .map(drop)
+        })?;
+    Ok(clock)
 }

@@ -1,15 +1,20 @@
 //! The Wasmtime side: the engine, the partitioner component, and typed calls into it.
 
-use blockpart_core::{BlockDevice, DeviceError, Info, OutOfBounds};
+use std::path::Path;
+
+use blockpart_core::{BlockDevice, DeviceError, Info};
 use wasmtime::component::{
     Component, HasSelf, Linker, Resource, ResourceAny, ResourceTable, WasmList,
 };
-use wasmtime::{Cache, CacheConfig, Config, Engine, Store, StoreContextMut, StoreLimits};
+use wasmtime::{
+    Cache, CacheConfig, Config, Engine, Store, StoreContextMut, StoreLimits, Trap, UpdateDeadline,
+};
 
 use crate::Error;
-use crate::limits::{self, Limits};
+use crate::limits::{self, Clock, Limits};
 
 mod table;
+mod types;
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -21,7 +26,8 @@ mod bindings {
     });
 }
 
-use bindings::blockpart::partition::{block_device, types};
+use bindings::blockpart::partition::block_device;
+use bindings::blockpart::partition::types as wit;
 use bindings::exports::blockpart::partition::{partition, partition_table};
 use bindings::{Partitioner, PartitionerPre};
 
@@ -37,6 +43,7 @@ pub struct Runtime {
     engine: Engine,
     pre: PartitionerPre<State>,
     limits: Limits,
+    clock: Clock,
 }
 
 impl Runtime {
@@ -54,9 +61,28 @@ impl Runtime {
     /// (`~/.cache/wasmtime` on Linux) and reused by later runs: the first run compiles, later
     /// ones load. Entries are keyed by the wasmtime version, its settings and the component's
     /// bytes, so a new build or a different component never loads stale code.
+    ///
+    /// Cached code runs unchecked, so the cache is refused (an error saying why) unless only
+    /// this user can write to it: see [`UntrustedCache`](crate::UntrustedCache).
     pub fn cached(bytes: &[u8]) -> wasmtime::Result<Self> {
+        Self::cached_with(CacheConfig::new(), bytes)
+    }
+
+    /// Like [`Runtime::cached`], with the cache in `dir` (an absolute path).
+    pub fn cached_in(dir: &Path, bytes: &[u8]) -> wasmtime::Result<Self> {
+        let mut cache = CacheConfig::new();
+        cache.with_directory(dir);
+        Self::cached_with(cache, bytes)
+    }
+
+    fn cached_with(cache: CacheConfig, bytes: &[u8]) -> wasmtime::Result<Self> {
+        let cache = Cache::new(cache)?;
+        let dir = cache.directory();
+        crate::cache::check(dir).map_err(|why| {
+            wasmtime::format_err!("not using the compile cache in {}: {why}", dir.display())
+        })?;
         let mut config = Config::new();
-        config.cache(Some(Cache::new(CacheConfig::new())?));
+        config.cache(Some(cache));
         Self::with_config(&config, bytes)
     }
 
@@ -70,8 +96,11 @@ impl Runtime {
     fn with_config(config: &Config, bytes: &[u8]) -> wasmtime::Result<Self> {
         let mut config = config.clone();
         config.epoch_interruption(true);
+        // A trap says what went wrong and in which call; a backtrace through the guest's
+        // mangled, merged functions would only mislead.
+        config.wasm_backtrace_max_frames(None);
         let engine = Engine::new(&config)?;
-        limits::start_ticking(&engine)?;
+        let clock = limits::start_ticking(&engine)?;
         let component = Component::new(&engine, bytes)?;
         let mut linker = Linker::new(&engine);
         Partitioner::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
@@ -81,6 +110,7 @@ impl Runtime {
             engine,
             pre,
             limits: Limits::default(),
+            clock,
         })
     }
 
@@ -88,11 +118,23 @@ impl Runtime {
     pub fn instantiate(&self) -> wasmtime::Result<Instance> {
         let state = State {
             limits: self.limits.store_limits(),
+            clock: self.clock.clone(),
             ..State::default()
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limits);
-        store.set_epoch_deadline(self.limits.ticks());
+        let limit = self.limits.ticks();
+        store.set_epoch_deadline(limit);
+        // The deadline is wall-clock time; the limit is on the guest's own time. When it
+        // passes, take out the time the host spent in device calls for the guest, and give
+        // the guest what it has left.
+        store.epoch_deadline_callback(move |store| {
+            let guest = store.data().guest_ticks();
+            match limit.checked_sub(guest).filter(|left| *left > 0) {
+                Some(left) => Ok(UpdateDeadline::Continue(left)),
+                None => Err(Trap::Interrupt.into()),
+            }
+        });
         let bindings = self.pre.instantiate(&mut store)?;
         Ok(Instance {
             exports: bindings.blockpart_partition_partition().clone(),
@@ -103,55 +145,77 @@ impl Runtime {
     }
 }
 
+/// The imported interface whose `write` [`add_borrowing_write`] replaces.
+const BLOCK_DEVICE: &str = "blockpart:partition/block-device@0.1.0";
+
 /// Replaces the device's `write` with one that writes the data straight from guest memory.
 /// The generated one copies it into a `Vec` first: one more pass over every byte written (a
 /// third of the time of a 1 MiB write through the partitioner, measured).
 fn add_borrowing_write(linker: &mut Linker<State>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
-    linker
-        .instance("blockpart:partition/block-device@0.1.0")?
-        .func_wrap(
-            "[method]device.write",
-            |mut store: StoreContextMut<'_, State>,
-             (device, sector_start, data): (Resource<Device>, u64, WasmList<u8>)| {
-                let state = store.data_mut();
-                state.device_requests = state.device_requests.saturating_add(1);
-                let device = &store.data().table.get(&device)?.0;
-                let written = device.write(sector_start, data.as_le_slice(&store));
-                Ok((written.map_err(types::DeviceError::from),))
-            },
-        )?;
+    linker.instance(BLOCK_DEVICE)?.func_wrap(
+        "[method]device.write",
+        |mut store: StoreContextMut<'_, State>,
+         (device, sector_start, data): (Resource<Device>, u64, WasmList<u8>)| {
+            let started = store.data().clock.now();
+            let device = &store.data().table.get(&device)?.0;
+            let written = device.write(sector_start, data.as_le_slice(&store));
+            store.data_mut().done(started);
+            Ok((written.map_err(wit::DeviceError::from),))
+        },
+    )?;
     linker.allow_shadowing(false);
     Ok(())
 }
 
-/// Per-instance host state: the devices handed to the guest, and what it did with them.
+/// Per-instance host state: the devices handed to the guest, what it did with them, and the
+/// time of the current call.
 #[derive(Default)]
 struct State {
     table: ResourceTable,
     limits: StoreLimits,
     live_devices: usize,
     device_requests: u64,
+    clock: Clock,
+    /// When the current call into the guest began.
+    call_started: u64,
+    /// Time of the current call spent in device requests, which the limit does not count.
+    host_ticks: u64,
 }
 
 impl State {
-    fn request(&mut self, device: &Resource<Device>) -> wasmtime::Result<&dyn BlockDevice> {
+    /// Makes a request of `device`, its time kept apart from the guest's.
+    fn request<T>(
+        &mut self,
+        device: &Resource<Device>,
+        request: impl FnOnce(&dyn BlockDevice) -> Result<T, DeviceError>,
+    ) -> wasmtime::Result<Result<T, wit::DeviceError>> {
+        let started = self.clock.now();
+        let result = request(&*self.table.get(device)?.0);
+        self.done(started);
+        Ok(result.map_err(Into::into))
+    }
+
+    /// Counts a device request that began at `started`.
+    fn done(&mut self, started: u64) {
         self.device_requests = self.device_requests.saturating_add(1);
-        Ok(&*self.table.get(device)?.0)
+        let spent = self.clock.now().saturating_sub(started);
+        self.host_ticks = self.host_ticks.saturating_add(spent);
+    }
+
+    /// Ticks of the current call spent in the guest itself.
+    fn guest_ticks(&self) -> u64 {
+        let elapsed = self.clock.now().saturating_sub(self.call_started);
+        elapsed.saturating_sub(self.host_ticks)
     }
 }
 
-impl types::Host for State {}
+impl wit::Host for State {}
 impl block_device::Host for State {}
 
 impl block_device::HostDevice for State {
-    fn info(&mut self, device: Resource<Device>) -> wasmtime::Result<types::Info> {
-        let info = self.table.get(&device)?.0.info();
-        Ok(types::Info {
-            read_write: info.read_write,
-            sector_size: info.sector_size,
-            size_sectors: info.size_sectors,
-        })
+    fn info(&mut self, device: Resource<Device>) -> wasmtime::Result<wit::Info> {
+        Ok(self.table.get(&device)?.0.info().into())
     }
 
     fn read(
@@ -159,31 +223,29 @@ impl block_device::HostDevice for State {
         device: Resource<Device>,
         sector_start: u64,
         len: u64,
-    ) -> wasmtime::Result<Result<Vec<u8>, types::DeviceError>> {
-        Ok(self
-            .request(&device)?
-            .read(sector_start, len)
-            .map_err(Into::into))
+    ) -> wasmtime::Result<Result<Vec<u8>, wit::DeviceError>> {
+        self.request(&device, |device| device.read(sector_start, len))
     }
 
-    /// Shadowed by [`add_borrowing_write`]; kept because the generated trait requires it.
+    /// Shadowed by [`add_borrowing_write`], and required by the generated trait. It traps, so
+    /// that if the shadowing ever stops applying (the interface's name or version drifting
+    /// from [`BLOCK_DEVICE`]), every write fails loudly instead of quietly copying again.
     fn write(
         &mut self,
-        device: Resource<Device>,
-        sector_start: u64,
-        data: Vec<u8>,
-    ) -> wasmtime::Result<Result<(), types::DeviceError>> {
-        Ok(self
-            .request(&device)?
-            .write(sector_start, &data)
-            .map_err(Into::into))
+        _device: Resource<Device>,
+        _sector_start: u64,
+        _data: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), wit::DeviceError>> {
+        Err(wasmtime::format_err!(
+            "the device's write reached the copying binding, not the one linked over it for {BLOCK_DEVICE}"
+        ))
     }
 
     fn flush(
         &mut self,
         device: Resource<Device>,
-    ) -> wasmtime::Result<Result<(), types::DeviceError>> {
-        Ok(self.request(&device)?.flush().map_err(Into::into))
+    ) -> wasmtime::Result<Result<(), wit::DeviceError>> {
+        self.request(&device, |device| device.flush())
     }
 
     fn discard(
@@ -191,11 +253,8 @@ impl block_device::HostDevice for State {
         device: Resource<Device>,
         sector_start: u64,
         sectors: u64,
-    ) -> wasmtime::Result<Result<(), types::DeviceError>> {
-        Ok(self
-            .request(&device)?
-            .discard(sector_start, sectors)
-            .map_err(Into::into))
+    ) -> wasmtime::Result<Result<(), wit::DeviceError>> {
+        self.request(&device, |device| device.discard(sector_start, sectors))
     }
 
     fn write_zeroes(
@@ -203,11 +262,8 @@ impl block_device::HostDevice for State {
         device: Resource<Device>,
         sector_start: u64,
         sectors: u64,
-    ) -> wasmtime::Result<Result<(), types::DeviceError>> {
-        Ok(self
-            .request(&device)?
-            .write_zeroes(sector_start, sectors)
-            .map_err(Into::into))
+    ) -> wasmtime::Result<Result<(), wit::DeviceError>> {
+        self.request(&device, |device| device.write_zeroes(sector_start, sectors))
     }
 
     fn disconnect(&mut self, _device: Resource<Device>) -> wasmtime::Result<()> {
@@ -249,7 +305,8 @@ impl Instance {
         let whole = self
             .exports
             .partition()
-            .call_whole(armed(&mut self.store, self.ticks), device)?;
+            .call_whole(armed(&mut self.store, self.ticks), device)
+            .map_err(guest("whole"))?;
         Ok(PartitionHandle(whole?))
     }
 
@@ -260,11 +317,11 @@ impl Instance {
         device: impl BlockDevice + Send + 'static,
     ) -> Result<(PartitionHandle, PartitionHandle), Error> {
         let device = self.hand_over(device)?;
-        let (a, b) = self.exports.partition().call_connect(
-            armed(&mut self.store, self.ticks),
-            first,
-            device,
-        )??;
+        let (a, b) = self
+            .exports
+            .partition()
+            .call_connect(armed(&mut self.store, self.ticks), first, device)
+            .map_err(guest("connect"))??;
         Ok((PartitionHandle(a), PartitionHandle(b)))
     }
 
@@ -274,11 +331,11 @@ impl Instance {
         part: PartitionHandle,
         first: u64,
     ) -> Result<(PartitionHandle, PartitionHandle), Error> {
-        let (a, b) = self.exports.partition().call_subpartition(
-            armed(&mut self.store, self.ticks),
-            part.0,
-            first,
-        )??;
+        let (a, b) = self
+            .exports
+            .partition()
+            .call_subpartition(armed(&mut self.store, self.ticks), part.0, first)
+            .map_err(guest("subpartition"))??;
         Ok((PartitionHandle(a), PartitionHandle(b)))
     }
 
@@ -289,21 +346,20 @@ impl Instance {
         start: u64,
         sectors: u64,
     ) -> Result<PartitionHandle, Error> {
-        let slice = self.exports.partition().call_slice(
-            armed(&mut self.store, self.ticks),
-            part.0,
-            start,
-            sectors,
-        )??;
+        let slice = self
+            .exports
+            .partition()
+            .call_slice(armed(&mut self.store, self.ticks), part.0, start, sectors)
+            .map_err(guest("slice"))??;
         Ok(PartitionHandle(slice))
     }
 
     /// `part`'s first sector on its device.
     pub fn offset(&mut self, part: PartitionHandle) -> Result<u64, Error> {
-        Ok(self
-            .exports
+        self.exports
             .partition()
-            .call_get_offset(armed(&mut self.store, self.ticks), part.0)?)
+            .call_get_offset(armed(&mut self.store, self.ticks), part.0)
+            .map_err(guest("get-offset"))
     }
 
     /// `part`'s access mode, sector size and size.
@@ -311,23 +367,19 @@ impl Instance {
         let info = self
             .exports
             .partition()
-            .call_info(armed(&mut self.store, self.ticks), part.0)?;
-        Ok(Info {
-            read_write: info.read_write,
-            sector_size: info.sector_size,
-            size_sectors: info.size_sectors,
-        })
+            .call_info(armed(&mut self.store, self.ticks), part.0)
+            .map_err(guest("info"))?;
+        Ok(info.into())
     }
 
     /// Reads `len` bytes of `part` from sector `start`. The guest's answer must be exactly
     /// `len` bytes long.
     pub fn read(&mut self, part: PartitionHandle, start: u64, len: u64) -> Result<Vec<u8>, Error> {
-        let data = self.exports.partition().call_read(
-            armed(&mut self.store, self.ticks),
-            part.0,
-            start,
-            len,
-        )??;
+        let data = self
+            .exports
+            .partition()
+            .call_read(armed(&mut self.store, self.ticks), part.0, start, len)
+            .map_err(guest("read"))??;
         if u64::try_from(data.len()).ok() != Some(len) {
             return Err(Error::Guest(wasmtime::format_err!(
                 "asked for {len} bytes, the guest returned {}",
@@ -339,12 +391,11 @@ impl Instance {
 
     /// Writes `data` to `part` from sector `start`.
     pub fn write(&mut self, part: PartitionHandle, start: u64, data: &[u8]) -> Result<(), Error> {
-        Ok(self.exports.partition().call_write(
-            armed(&mut self.store, self.ticks),
-            part.0,
-            start,
-            data,
-        )??)
+        Ok(self
+            .exports
+            .partition()
+            .call_write(armed(&mut self.store, self.ticks), part.0, start, data)
+            .map_err(guest("write"))??)
     }
 
     /// Flushes `part`'s device.
@@ -352,7 +403,8 @@ impl Instance {
         Ok(self
             .exports
             .partition()
-            .call_flush(armed(&mut self.store, self.ticks), part.0)??)
+            .call_flush(armed(&mut self.store, self.ticks), part.0)
+            .map_err(guest("flush"))??)
     }
 
     /// Discards `sectors` sectors of `part` from `start`.
@@ -362,12 +414,11 @@ impl Instance {
         start: u64,
         sectors: u64,
     ) -> Result<(), Error> {
-        Ok(self.exports.partition().call_discard(
-            armed(&mut self.store, self.ticks),
-            part.0,
-            start,
-            sectors,
-        )??)
+        Ok(self
+            .exports
+            .partition()
+            .call_discard(armed(&mut self.store, self.ticks), part.0, start, sectors)
+            .map_err(guest("discard"))??)
     }
 
     /// Zeroes `sectors` sectors of `part` from `start`.
@@ -377,25 +428,26 @@ impl Instance {
         start: u64,
         sectors: u64,
     ) -> Result<(), Error> {
-        Ok(self.exports.partition().call_write_zeroes(
-            armed(&mut self.store, self.ticks),
-            part.0,
-            start,
-            sectors,
-        )??)
+        Ok(self
+            .exports
+            .partition()
+            .call_write_zeroes(armed(&mut self.store, self.ticks), part.0, start, sectors)
+            .map_err(guest("write-zeroes"))??)
     }
 
     /// Disconnects `part` only.
     pub fn disconnect(&mut self, part: PartitionHandle) -> Result<(), Error> {
-        Ok(self
-            .exports
+        self.exports
             .partition()
-            .call_disconnect(armed(&mut self.store, self.ticks), part.0)?)
+            .call_disconnect(armed(&mut self.store, self.ticks), part.0)
+            .map_err(guest("disconnect"))
     }
 
     /// Drops `part`; the guest drops its device with its last connected partition.
     pub fn drop_partition(&mut self, part: PartitionHandle) -> Result<(), Error> {
-        Ok(part.0.resource_drop(armed(&mut self.store, self.ticks))?)
+        part.0
+            .resource_drop(armed(&mut self.store, self.ticks))
+            .map_err(guest("drop"))
     }
 
     /// Devices handed to the guest and not yet dropped by it.
@@ -422,47 +474,19 @@ impl Instance {
     }
 }
 
-/// `store`, with the next call into the guest given `ticks` epoch ticks to return.
+/// Makes a trap or a broken component contract an [`Error::Guest`] that names the call.
+fn guest(call: &'static str) -> impl FnOnce(wasmtime::Error) -> Error {
+    move |error| Error::Guest(error.context(format!("in `{call}`")))
+}
+
+/// `store`, with the next call into the guest given `ticks` epoch ticks of its own time to
+/// return.
 fn armed(store: &mut Store<State>, ticks: u64) -> &mut Store<State> {
+    let state = store.data_mut();
+    state.call_started = state.clock.now();
+    state.host_ticks = 0;
     store.set_epoch_deadline(ticks);
     store
-}
-
-impl From<DeviceError> for types::DeviceError {
-    fn from(error: DeviceError) -> Self {
-        match error {
-            DeviceError::Disconnected => Self::Disconnected,
-            DeviceError::ReadOnly => Self::IsReadOnly,
-            DeviceError::OutOfBounds => Self::OutOfBounds,
-            DeviceError::Unaligned => Self::Unaligned,
-            DeviceError::Io(message) => Self::Io(message),
-        }
-    }
-}
-
-impl From<types::Error> for Error {
-    fn from(error: types::Error) -> Self {
-        use blockpart_core::Error as E;
-        Self::Partition(match error {
-            types::Error::OutOfBounds(access) => E::OutOfBounds(OutOfBounds {
-                sector_start: access.sector_start,
-                sectors: access.sectors,
-                size_sectors: access.size_sectors,
-            }),
-            types::Error::Unaligned(len) => E::Unaligned(len),
-            types::Error::TooLarge(len) => E::TooLarge(len),
-            types::Error::Disconnected => E::Disconnected,
-            types::Error::IsReadOnly => E::ReadOnly,
-            types::Error::Device(error) => E::Device(match error {
-                types::DeviceError::Disconnected => DeviceError::Disconnected,
-                types::DeviceError::IsReadOnly => DeviceError::ReadOnly,
-                types::DeviceError::OutOfBounds => DeviceError::OutOfBounds,
-                types::DeviceError::Unaligned => DeviceError::Unaligned,
-                types::DeviceError::Io(message) => DeviceError::Io(message),
-            }),
-            types::Error::InvalidDevice(message) => E::InvalidDevice(message),
-        })
-    }
 }
 
 #[cfg(test)]

@@ -11,10 +11,11 @@
 )]
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
-use blockpart_core::{DeviceError, Error as PartitionError, SectorSize};
-use blockpart_host::faulty_device::{Faults, FaultyDevice, Log, Op};
-use blockpart_host::{Error, FileDevice, Instance, PartitionHandle, Runtime};
+use blockpart_core::faulty_device::{Faults, Log, Op};
+use blockpart_core::{DeviceError, Error as PartitionError, FaultyDevice, SectorSize};
+use blockpart_host::{Error, FileDevice, Instance, Limits, PartitionHandle, Runtime};
 use proptest::prelude::*;
 use tempfile::NamedTempFile;
 
@@ -164,6 +165,7 @@ fn faults() -> impl Strategy<Value = Faults> {
             bad_reads,
             bad_writes,
             disconnect_at,
+            delay: None,
         })
 }
 
@@ -198,7 +200,7 @@ proptest! {
             prop_assert!(!matches!(result, Err(Error::Guest(_))), "{result:?}");
         }
         prop_assert_eq!(checksum(s.file.path()), before);
-        for seen in s.log.lock().unwrap().iter() {
+        for seen in s.log.requests() {
             if seen.op != Op::Flush {
                 prop_assert!(
                     seen.sector_start >= MID.start && seen.sector_start + seen.sectors <= MID.end,
@@ -214,7 +216,36 @@ fn flush_reaches_the_device_after_the_writes_before_it() {
     let mut s = setup(Faults::default());
     s.instance.write(s.mid, 0, &[1; 512]).unwrap();
     s.instance.flush(s.mid).unwrap();
-    let log = s.log.lock().unwrap();
-    let ops: Vec<Op> = log.iter().map(|request| request.op).collect();
+    let ops: Vec<Op> = s.log.requests().iter().map(|request| request.op).collect();
     assert_eq!(ops, [Op::Write, Op::Flush]);
+}
+
+#[test]
+fn a_slow_device_does_not_count_against_the_guests_time_limit() {
+    // Each request takes 4 times the guest's whole limit; a call makes several.
+    let limit = Duration::from_millis(50);
+    let runtime = Runtime::new().unwrap().with_limits(Limits {
+        call_time: limit,
+        ..Limits::default()
+    });
+    let file = NamedTempFile::new().unwrap();
+    file.as_file().set_len(DISK_SECTORS * 512).unwrap();
+    let device = FileDevice::open(file.path(), SectorSize::B512, false).unwrap();
+    let faults = Faults {
+        delay: Some(limit * 4),
+        ..Faults::default()
+    };
+    let device = FaultyDevice::new(device, faults);
+    let log = device.log();
+    let mut instance = runtime.instantiate().unwrap();
+    let whole = instance.whole(device).unwrap();
+    let data = vec![0x5a; 1024];
+    instance.write(whole, 3, &data).unwrap();
+    instance.flush(whole).unwrap();
+    assert_eq!(instance.read(whole, 3, 1024).unwrap(), data);
+    assert_eq!(log.request_count(), 3);
+    assert_eq!(
+        std::fs::read(file.path()).unwrap()[3 * 512..5 * 512],
+        data[..]
+    );
 }

@@ -1,22 +1,107 @@
 //! A guest that misbehaves on purpose (`hostile/`): every misbehaviour must come back as an
 //! error for that call, never a panic or a hang of the host, and a fresh instance must work.
-//! And the memory limit every guest runs under: high enough for the largest transfer.
+//! A guest that goes around its partition and calls the device out of bounds is refused by the
+//! device, and no byte of the file changes. And the memory limit every guest runs under: high
+//! enough for the largest transfer.
+//!
+//! [`expected`] says what the host must make of each mode of the guest, and each test below
+//! takes the modes of one kind from it: a mode added to the guest is run by a test, or this
+//! file does not compile.
 
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
     clippy::as_conversions,
     clippy::cast_possible_truncation,
     missing_docs
 )]
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use blockpart_core::{BlockDevice, DeviceError, Info, SectorSize};
+use blockpart_core::faulty_device::{Faults, Op, Request};
+use blockpart_core::{DeviceError, Error as PartitionError, FaultyDevice, SectorSize};
 use blockpart_host::{Error, FileDevice, Limits, Runtime};
+use blockpart_test_artifacts::hostile::{
+    BAD_DISK_GUID, BAD_ENTRY_GUID, Mode, TOO_LONG_NAME, TOO_MANY_ENTRIES,
+};
 use tempfile::NamedTempFile;
+
+/// What the host must make of a mode of the hostile guest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Expect {
+    /// `read` fails as a trap whose message has this in it.
+    Trap(&'static str),
+    /// `read` returns this many bytes for 512, and the host refuses them.
+    WrongLength(usize),
+    /// `whole` misuses the device handle: a trap, "unknown handle".
+    UnknownHandle,
+    /// The guest keeps the device until its instance is dropped.
+    KeepsTheDevice,
+    /// `read` sends the device this request itself (in device sectors, on a disk of
+    /// [`SECTORS`]), and the device refuses it with this error.
+    DeviceRefuses(Op, u64, u64, DeviceError),
+    /// `partition-table.read` returns this text as a GUID, and the host refuses it.
+    BadGuid(&'static str),
+    /// `partition-table.read` returns more than a disk can hold, and the host refuses it with a
+    /// message that has this in it.
+    Oversized(&'static str),
+    /// `read` reads the disk.
+    ReadsTheDisk,
+}
+
+/// What the host must make of each mode: no wildcard, so a new mode needs an answer here.
+fn expected(mode: Mode) -> Expect {
+    use DeviceError::{OutOfBounds, ReadOnly};
+    use Expect::DeviceRefuses;
+    match mode {
+        Mode::Trap => Expect::Trap("unreachable"),
+        Mode::Loop => Expect::Trap("interrupt"),
+        Mode::Grow => Expect::Trap("growing memory"),
+        Mode::Recurse => Expect::Trap("call stack exhausted"),
+        Mode::Short => Expect::WrongLength(511),
+        Mode::Long => Expect::WrongLength(1024),
+        Mode::DropTwice | Mode::UseAfterDrop => Expect::UnknownHandle,
+        Mode::Keep => Expect::KeepsTheDevice,
+        Mode::ReadPastEnd => DeviceRefuses(Op::Read, SECTORS, 1, OutOfBounds),
+        Mode::WritePastEnd => DeviceRefuses(Op::Write, SECTORS, 1, OutOfBounds),
+        Mode::WriteAcrossEnd => DeviceRefuses(Op::Write, SECTORS - 1, 2, OutOfBounds),
+        Mode::ReadAtMax => DeviceRefuses(Op::Read, u64::MAX, 1, OutOfBounds),
+        Mode::WriteAtMax => DeviceRefuses(Op::Write, u64::MAX, 1, OutOfBounds),
+        Mode::ZeroesWrapping => DeviceRefuses(Op::WriteZeroes, 1, u64::MAX, OutOfBounds),
+        Mode::DiscardTooMany => DeviceRefuses(Op::Discard, 0, u64::MAX, OutOfBounds),
+        Mode::WriteReadOnly => DeviceRefuses(Op::Write, 0, 1, ReadOnly),
+        Mode::BadDiskGuid => Expect::BadGuid(BAD_DISK_GUID),
+        Mode::BadEntryGuid => Expect::BadGuid(BAD_ENTRY_GUID),
+        Mode::TooManyEntries => Expect::Oversized("131073 entries; a table has at most 131072"),
+        Mode::TooLongName => Expect::Oversized("a name of 109 bytes"),
+        Mode::Honest => Expect::ReadsTheDisk,
+    }
+}
+
+/// Every mode of the guest, by a first byte that selects it, with what the host must make of
+/// it.
+fn modes() -> Vec<(u8, Mode, Expect)> {
+    let mut modes: Vec<(u8, Mode, Expect)> = Vec::new();
+    for byte in 0..=u8::MAX {
+        let mode = Mode::of(byte);
+        if modes.iter().all(|&(_, seen, _)| seen != mode) {
+            modes.push((byte, mode, expected(mode)));
+        }
+    }
+    modes
+}
+
+/// A test's share of [`modes`]: the modes whose expectation `kind` takes, by first byte, with
+/// what it takes from it.
+fn modes_where<T>(kind: impl Fn(Expect) -> Option<T>) -> Vec<(u8, T)> {
+    let modes: Vec<(u8, T)> = modes()
+        .into_iter()
+        .filter_map(|(byte, _, expect)| Some((byte, kind(expect)?)))
+        .collect();
+    assert!(!modes.is_empty(), "the guest has no mode of this kind");
+    modes
+}
 
 fn hostile() -> Runtime {
     let component = std::fs::read(blockpart_test_artifacts::HOSTILE_COMPONENT).unwrap();
@@ -29,13 +114,21 @@ fn hostile() -> Runtime {
         })
 }
 
-/// A disk of 8 sectors whose first byte tells the hostile guest what to do.
+/// Sectors of the hostile guest's disks.
+const SECTORS: u64 = 8;
+
+/// A read-only disk of 8 sectors whose first byte tells the hostile guest what to do.
 fn disk(mode: u8) -> (NamedTempFile, FileDevice) {
+    disk_of(mode, true)
+}
+
+/// A disk of 8 sectors whose first byte tells the hostile guest what to do.
+fn disk_of(mode: u8, read_only: bool) -> (NamedTempFile, FileDevice) {
     let file = NamedTempFile::new().unwrap();
-    let mut bytes: Vec<u8> = (0..=252u8).cycle().take(8 * 512).collect();
+    let mut bytes: Vec<u8> = (0..=252u8).cycle().take(SECTORS as usize * 512).collect();
     bytes[0] = mode;
     std::fs::write(file.path(), &bytes).unwrap();
-    let device = FileDevice::open(file.path(), SectorSize::B512, true).unwrap();
+    let device = FileDevice::open(file.path(), SectorSize::B512, read_only).unwrap();
     (file, device)
 }
 
@@ -48,22 +141,27 @@ fn guest_error(error: Error) -> String {
 
 /// After `instance` failed, a fresh instance of the same runtime reads an honest disk.
 fn fresh_instance_works(runtime: &Runtime) {
-    let (_file, device) = disk(b'h');
-    let mut instance = runtime.instantiate().unwrap();
-    let whole = instance.whole(device).unwrap();
-    assert_eq!(instance.read(whole, 0, 512).unwrap()[..2], [b'h', 1]);
+    for (honest, ()) in modes_where(|expect| (expect == Expect::ReadsTheDisk).then_some(())) {
+        let (_file, device) = disk(honest);
+        let mut instance = runtime.instantiate().unwrap();
+        let whole = instance.whole(device).unwrap();
+        assert_eq!(instance.read(whole, 0, 512).unwrap()[..2], [honest, 1]);
+    }
+}
+
+#[test]
+fn an_honest_guest_reads_the_disk() {
+    fresh_instance_works(&hostile());
 }
 
 #[test]
 fn a_guest_that_traps_loops_or_exhausts_memory_or_stack_fails_that_call_only() {
     let runtime = hostile();
-    let cases = [
-        (b'T', "unreachable"),
-        (b'L', "interrupt"),
-        (b'M', "growing memory"),
-        (b'R', "call stack exhausted"),
-    ];
-    for (mode, expected) in cases {
+    let traps = modes_where(|expect| match expect {
+        Expect::Trap(expected) => Some(expected),
+        _ => None,
+    });
+    for (mode, expected) in traps {
         let (_file, device) = disk(mode);
         let mut instance = runtime.instantiate().unwrap();
         let whole = instance.whole(device).unwrap();
@@ -82,7 +180,11 @@ fn a_guest_that_traps_loops_or_exhausts_memory_or_stack_fails_that_call_only() {
 #[test]
 fn a_read_of_the_wrong_length_is_refused() {
     let runtime = hostile();
-    for (mode, returned) in [(b'S', 511), (b'G', 1024)] {
+    let wrong = modes_where(|expect| match expect {
+        Expect::WrongLength(returned) => Some(returned),
+        _ => None,
+    });
+    for (mode, returned) in wrong {
         let (_file, device) = disk(mode);
         let mut instance = runtime.instantiate().unwrap();
         let whole = instance.whole(device).unwrap();
@@ -99,7 +201,7 @@ fn a_read_of_the_wrong_length_is_refused() {
 #[test]
 fn dropping_or_using_a_dropped_device_handle_is_a_trap() {
     let runtime = hostile();
-    for mode in [b'D', b'U'] {
+    for (mode, ()) in modes_where(|expect| (expect == Expect::UnknownHandle).then_some(())) {
         let (_file, device) = disk(mode);
         let mut instance = runtime.instantiate().unwrap();
         let message = guest_error(instance.whole(device).unwrap_err());
@@ -112,50 +214,111 @@ fn dropping_or_using_a_dropped_device_handle_is_a_trap() {
     }
 }
 
-/// A device that says when it is dropped.
-struct Watched(FileDevice, Arc<AtomicBool>);
-
-impl Drop for Watched {
-    fn drop(&mut self) {
-        self.1.store(true, Ordering::SeqCst);
-    }
-}
-
-impl BlockDevice for Watched {
-    fn info(&self) -> Info {
-        self.0.info()
-    }
-    fn read(&self, sector_start: u64, len: u64) -> Result<Vec<u8>, DeviceError> {
-        self.0.read(sector_start, len)
-    }
-    fn write(&self, sector_start: u64, data: &[u8]) -> Result<(), DeviceError> {
-        self.0.write(sector_start, data)
-    }
-    fn flush(&self) -> Result<(), DeviceError> {
-        self.0.flush()
-    }
-    fn discard(&self, sector_start: u64, sectors: u64) -> Result<(), DeviceError> {
-        self.0.discard(sector_start, sectors)
-    }
-    fn write_zeroes(&self, sector_start: u64, sectors: u64) -> Result<(), DeviceError> {
-        self.0.write_zeroes(sector_start, sectors)
+#[test]
+fn a_device_the_guest_keeps_is_released_with_its_instance() {
+    let runtime = hostile();
+    for (mode, ()) in modes_where(|expect| (expect == Expect::KeepsTheDevice).then_some(())) {
+        let (_file, device) = disk(mode);
+        // The fault-injecting device with no faults: its log counts the handle's drop.
+        let device = FaultyDevice::new(device, Faults::default());
+        let log = device.log();
+        let mut instance = runtime.instantiate().unwrap();
+        let whole = instance.whole(device).unwrap();
+        instance.drop_partition(whole).unwrap();
+        assert_eq!(instance.live_devices(), 1, "the guest kept it");
+        assert_eq!((log.made(), log.dropped()), (1, 0));
+        drop(instance);
+        assert_eq!((log.made(), log.dropped()), (1, 1));
     }
 }
 
 #[test]
-fn a_device_the_guest_keeps_is_released_with_its_instance() {
+fn a_guest_that_calls_its_device_out_of_bounds_or_writes_a_read_only_one_is_refused_by_it() {
     let runtime = hostile();
-    let (_file, device) = disk(b'K');
-    let dropped = Arc::new(AtomicBool::new(false));
-    let mut instance = runtime.instantiate().unwrap();
-    let whole = instance
-        .whole(Watched(device, Arc::clone(&dropped)))
-        .unwrap();
-    instance.drop_partition(whole).unwrap();
-    assert_eq!(instance.live_devices(), 1, "the guest kept it");
-    assert!(!dropped.load(Ordering::SeqCst));
-    drop(instance);
-    assert!(dropped.load(Ordering::SeqCst));
+    let refused = modes_where(|expect| match expect {
+        Expect::DeviceRefuses(op, sector_start, sectors, error) => {
+            Some((op, sector_start, sectors, error))
+        }
+        _ => None,
+    });
+    for (mode, (op, sector_start, sectors, error)) in refused {
+        let name = char::from(mode);
+        let (file, device) = disk_of(mode, error == DeviceError::ReadOnly);
+        let before = std::fs::read(file.path()).unwrap();
+        let device = FaultyDevice::new(device, Faults::default());
+        let log = device.log();
+        let mut instance = runtime.instantiate().unwrap();
+        let whole = instance.whole(device).unwrap();
+        match instance.read(whole, 0, 512) {
+            Err(Error::Partition(PartitionError::Device(refused))) => {
+                assert_eq!(refused, error, "{name}");
+            }
+            Ok(data) => panic!(
+                "{name}: the device took it: the guest read {} bytes",
+                data.len()
+            ),
+            Err(other) => {
+                panic!("{name}: expected the device to refuse with {error:?}, got {other:?}")
+            }
+        }
+        // The guest did go around the partition: the device saw the request itself.
+        let request = Request {
+            op,
+            sector_start,
+            sectors,
+            failed: false,
+        };
+        assert_eq!(log.requests().last(), Some(&request), "{name}");
+        let after = std::fs::read(file.path()).unwrap();
+        assert_eq!(
+            after.len(),
+            before.len(),
+            "{name}: the file's length changed"
+        );
+        assert_eq!(
+            crc32fast::hash(&after),
+            crc32fast::hash(&before),
+            "{name}: the file's bytes changed"
+        );
+    }
+}
+
+#[test]
+fn a_table_with_a_malformed_guid_is_a_guest_error_naming_it() {
+    let runtime = hostile();
+    let bad = modes_where(|expect| match expect {
+        Expect::BadGuid(text) => Some(text),
+        _ => None,
+    });
+    for (mode, text) in bad {
+        let (_file, device) = disk(mode);
+        let mut instance = runtime.instantiate().unwrap();
+        let whole = instance.whole(device).unwrap();
+        let message = guest_error(instance.read_table(whole).unwrap_err());
+        assert!(
+            message.contains(&format!("{text:?}")),
+            "{}: {message}",
+            char::from(mode)
+        );
+    }
+}
+
+#[test]
+fn a_table_larger_than_any_disk_holds_is_a_guest_error() {
+    assert_eq!(TOO_MANY_ENTRIES, blockpart_core::MAX_ENTRIES + 1);
+    assert_eq!(TOO_LONG_NAME, blockpart_core::MAX_NAME_BYTES + 1);
+    let runtime = hostile();
+    let oversized = modes_where(|expect| match expect {
+        Expect::Oversized(text) => Some(text),
+        _ => None,
+    });
+    for (mode, text) in oversized {
+        let (_file, device) = disk(mode);
+        let mut instance = runtime.instantiate().unwrap();
+        let whole = instance.whole(device).unwrap();
+        let message = guest_error(instance.read_table(whole).unwrap_err());
+        assert!(message.contains(text), "{}: {message}", char::from(mode));
+    }
 }
 
 #[test]

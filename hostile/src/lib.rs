@@ -1,7 +1,8 @@
 //! A component of the `partitioner` world that misbehaves on purpose, so the host's tests can
 //! show that no guest hurts the host. What it does is chosen by the first byte of the disk it
 //! is handed (see [`Mode`]); it reads that byte in `whole`, and misbehaves in `read`, except
-//! for the modes that misuse the device handle, which do it in `whole`.
+//! for the modes that misuse the device handle, which do it in `whole`, and those that return
+//! a bad partition table, which do it in `partition-table.read`.
 
 #![allow(
     unsafe_code,
@@ -13,52 +14,15 @@ use std::hint::black_box;
 
 wit_bindgen::generate!({ path: "../wit", world: "partitioner" });
 
+mod mode;
+
 use blockpart::partition::block_device::Device;
-use blockpart::partition::types::{Error, Info};
+use blockpart::partition::types::{DeviceError, Error, Info};
 use exports::blockpart::partition::partition::{Guest, GuestPartition, Partition as Handle};
-use exports::blockpart::partition::partition_table::{self, Table, TableError};
-
-/// What to do wrong.
-#[derive(Clone, Copy)]
-enum Mode {
-    /// `T`: `read` traps (a panic: `unreachable`).
-    Trap,
-    /// `L`: `read` never returns.
-    Loop,
-    /// `M`: `read` allocates until memory runs out.
-    Grow,
-    /// `R`: `read` recurses until the stack runs out.
-    Recurse,
-    /// `S`: `read` returns one byte less than asked for.
-    Short,
-    /// `G`: `read` returns a sector more than asked for.
-    Long,
-    /// `K`: `whole` keeps the device forever: it is never dropped while the instance lives.
-    Keep,
-    /// `D`: `whole` drops the device handle twice.
-    DropTwice,
-    /// `U`: `whole` drops the device handle, then calls it.
-    UseAfterDrop,
-    /// Reads as it should: the disk's bytes.
-    Honest,
-}
-
-impl Mode {
-    fn of(byte: u8) -> Self {
-        match byte {
-            b'T' => Mode::Trap,
-            b'L' => Mode::Loop,
-            b'M' => Mode::Grow,
-            b'R' => Mode::Recurse,
-            b'S' => Mode::Short,
-            b'G' => Mode::Long,
-            b'K' => Mode::Keep,
-            b'D' => Mode::DropTwice,
-            b'U' => Mode::UseAfterDrop,
-            _ => Mode::Honest,
-        }
-    }
-}
+use exports::blockpart::partition::partition_table::{
+    self, Entry, GptHeader, Label, PartitionType, Table, TableError,
+};
+use mode::{BAD_DISK_GUID, BAD_ENTRY_GUID, Mode, TOO_LONG_NAME, TOO_MANY_ENTRIES};
 
 struct Component;
 
@@ -87,6 +51,77 @@ fn recurse(depth: u64) -> u64 {
     }
     black_box(recurse(depth.wrapping_add(1))).wrapping_add(1)
 }
+
+impl Partition {
+    /// For the modes that call the device directly with a request it must refuse: its answer.
+    fn around_the_partition(&self, disk: &Device) -> Option<Result<(), DeviceError>> {
+        let size = self.info.size_sectors;
+        let sector = u64::from(self.info.sector_size);
+        let data = |sectors: u64| {
+            let len = sector.saturating_mul(sectors);
+            vec![0xEE; usize::try_from(len).unwrap_or(0)]
+        };
+        let read = |start| disk.read(start, sector).map(drop);
+        Some(match self.mode {
+            Mode::ReadPastEnd => read(size),
+            Mode::WritePastEnd => disk.write(size, &data(1)),
+            Mode::WriteAcrossEnd => disk.write(size.saturating_sub(1), &data(2)),
+            Mode::ReadAtMax => read(u64::MAX),
+            Mode::WriteAtMax => disk.write(u64::MAX, &data(1)),
+            Mode::ZeroesWrapping => disk.write_zeroes(1, u64::MAX),
+            Mode::DiscardTooMany => disk.discard(0, u64::MAX),
+            Mode::WriteReadOnly => disk.write(0, &data(1)),
+            _ => return None,
+        })
+    }
+
+    /// For the modes that return a bad table: a GPT with one entry, the GUIDs valid but one;
+    /// or with too many entries, or too long a name.
+    fn bad_table(&self) -> Option<Table> {
+        let (disk_guid, entry_guid) = match self.mode {
+            Mode::BadDiskGuid => (BAD_DISK_GUID, GOOD_GUID),
+            Mode::BadEntryGuid => (GOOD_GUID, BAD_ENTRY_GUID),
+            Mode::TooManyEntries | Mode::TooLongName => (GOOD_GUID, GOOD_GUID),
+            _ => return None,
+        };
+        let mut table = Table {
+            label: Label::Gpt(GptHeader {
+                disk_guid: disk_guid.to_owned(),
+                first_usable: 2,
+                last_usable: 5,
+                from_backup: false,
+            }),
+            sector_size: self.info.sector_size,
+            size_sectors: self.info.size_sectors,
+            entries: vec![Entry {
+                number: 1,
+                start: 2,
+                sectors: 2,
+                partition_type: PartitionType::Gpt(LINUX_DATA.to_owned()),
+                guid: Some(entry_guid.to_owned()),
+                name: "hostile".to_owned(),
+                bootable: false,
+                attributes: 0,
+            }],
+        };
+        match self.mode {
+            Mode::TooManyEntries => {
+                let entry = table.entries.first().cloned()?;
+                table.entries.resize(TOO_MANY_ENTRIES, entry);
+            }
+            Mode::TooLongName => {
+                table.entries.first_mut()?.name = "n".repeat(TOO_LONG_NAME);
+            }
+            _ => {}
+        }
+        Some(table)
+    }
+}
+
+/// A GUID that parses.
+const GOOD_GUID: &str = "8c1f8e8a-6a3e-4b5c-9d3a-2f6e1b7c4d90";
+/// The partition type GUID of Linux data.
+const LINUX_DATA: &str = "0fc63daf-8483-4772-8e79-3d69d8477de4";
 
 impl GuestPartition for Partition {
     fn whole(disk: Device) -> Result<Handle, Error> {
@@ -135,7 +170,13 @@ impl GuestPartition for Partition {
             Mode::Short => Ok(vec![0; asked.saturating_sub(1)]),
             Mode::Long => Ok(vec![0; asked.saturating_add(512)]),
             _ => match &self.disk {
-                Some(disk) => disk.read(sector_start, len).map_err(Error::Device),
+                Some(disk) => match self.around_the_partition(disk) {
+                    // The device took what it should have refused: say so with a read that
+                    // looks fine.
+                    Some(Ok(())) => Ok(vec![0; asked]),
+                    Some(Err(error)) => Err(Error::Device(error)),
+                    None => disk.read(sector_start, len).map_err(Error::Device),
+                },
                 None => Err(Error::Disconnected),
             },
         }
@@ -175,9 +216,11 @@ impl GuestPartition for Partition {
 
 impl partition_table::Guest for Component {
     fn read(
-        _: exports::blockpart::partition::partition::PartitionBorrow<'_>,
+        disk: exports::blockpart::partition::partition::PartitionBorrow<'_>,
     ) -> Result<Table, TableError> {
-        Err(TableError::NoTable)
+        disk.get::<Partition>()
+            .bad_table()
+            .ok_or(TableError::NoTable)
     }
     fn open(
         _: exports::blockpart::partition::partition::PartitionBorrow<'_>,

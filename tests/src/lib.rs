@@ -7,6 +7,14 @@
 //! specification ([`ModelBackend`]). The disk's own bytes, read around the partitioner, are the
 //! oracle.
 //!
+//! The `partition-table` interface has its own cases, [`TABLE_CASES`], on disks made from the
+//! sfdisk fixtures (embedded; sfdisk's JSON is their oracle), each run with the sector sizes of
+//! its fixtures by [`run_table_case`]. The model reads no tables: they run on implementations.
+//!
+//! Devices are held to their own contract by [`DEVICE_CASES`], through a [`DeviceBackend`]: a
+//! guest holds the whole device it was handed, so a device's own checks are what stop a hostile
+//! one.
+//!
 //! A case panics on failure, like a test; [`run_case`] turns that into an error.
 
 #![allow(
@@ -19,18 +27,25 @@
 )]
 
 mod cases;
+mod device;
 mod handles;
 mod model;
 mod native;
 pub mod random;
+mod sfdisk;
+mod tables;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 pub use blockpart_core::{DeviceError, Error, Info, MAX_TRANSFER_BYTES, OutOfBounds};
+pub use blockpart_core::{Entry, Label, PartitionType, Table, TableError};
 pub use cases::{CASES, Case};
+pub use device::{DEVICE_CASES, DeviceBackend, DeviceCase, TestDevice, run_device_case};
 pub use handles::Handles;
 pub use model::ModelBackend;
 pub use native::NativeBackend;
+pub use sfdisk::fixture;
+pub use tables::{TABLE_CASES, TableCase, run_table_case};
 
 /// The sector sizes every case runs with.
 pub const SECTOR_SIZES: [u32; 2] = [512, 4096];
@@ -99,6 +114,10 @@ pub trait Disk {
     fn write_zeroes(&mut self, part: Part, start: u64, sectors: u64) -> Result<(), Error>;
     /// `partition.disconnect`.
     fn disconnect(&mut self, part: Part);
+    /// `partition-table.read` of the table at the start of `part`.
+    fn read_table(&mut self, part: Part) -> Result<Table, TableError>;
+    /// `partition-table.open`: entry `number` of `part`'s table, as a partition of `part`.
+    fn open_entry(&mut self, part: Part, number: u32) -> Result<Part, TableError>;
     /// Drops the partition handle.
     fn drop_partition(&mut self, part: Part);
     /// Device handles the partitioner holds: given to it and not yet dropped.
@@ -111,7 +130,12 @@ pub trait Disk {
 
 /// Runs `case` with `sector_size` against `backend`: `Err` with the failure if it panicked.
 pub fn run_case(case: &Case, backend: &dyn Backend, sector_size: u32) -> Result<(), String> {
-    catch_unwind(AssertUnwindSafe(|| (case.run)(backend, sector_size))).map_err(|panic| {
+    caught(|| (case.run)(backend, sector_size))
+}
+
+/// Runs `check`: `Err` with its panic message if it panicked.
+fn caught(check: impl FnOnce()) -> Result<(), String> {
+    catch_unwind(AssertUnwindSafe(check)).map_err(|panic| {
         panic
             .downcast_ref::<String>()
             .cloned()

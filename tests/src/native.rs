@@ -1,9 +1,7 @@
 //! `blockpart-core` partitions over a memory device, as a backend: the suite without Wasm.
 
-use std::cell::Cell;
-use std::rc::Rc;
-
-use blockpart_core::{BlockDevice, DeviceError, MemDevice, Partition, SectorSize};
+use blockpart_core::faulty_device::{Faults, Log};
+use blockpart_core::{FaultyDevice, MemDevice, Partition, SectorSize, Table, TableError};
 
 use crate::{Backend, Disk, DiskSpec, Error, Handles, Info, Part};
 
@@ -17,7 +15,7 @@ impl Backend for NativeBackend {
             .expect("contents of whole sectors");
         Box::new(NativeDisk {
             memory,
-            counters: Rc::default(),
+            log: Log::default(),
             parts: Handles::default(),
         })
     }
@@ -25,68 +23,15 @@ impl Backend for NativeBackend {
 
 struct NativeDisk {
     memory: MemDevice,
-    counters: Rc<Counters>,
-    parts: Handles<Partition<Counted>>,
-}
-
-#[derive(Default)]
-struct Counters {
-    live: Cell<usize>,
-    requests: Cell<u64>,
-}
-
-/// A handle to the memory device that counts requests, and live handles until dropped.
-struct Counted {
-    memory: MemDevice,
-    counters: Rc<Counters>,
-}
-
-impl Counted {
-    fn request(&self) -> &MemDevice {
-        self.counters.requests.set(self.counters.requests.get() + 1);
-        &self.memory
-    }
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        self.counters.live.set(self.counters.live.get() - 1);
-    }
-}
-
-impl BlockDevice for Counted {
-    fn info(&self) -> Info {
-        self.memory.info()
-    }
-
-    fn read(&self, sector_start: u64, len: u64) -> Result<Vec<u8>, DeviceError> {
-        self.request().read(sector_start, len)
-    }
-
-    fn write(&self, sector_start: u64, data: &[u8]) -> Result<(), DeviceError> {
-        self.request().write(sector_start, data)
-    }
-
-    fn flush(&self) -> Result<(), DeviceError> {
-        self.request().flush()
-    }
-
-    fn discard(&self, sector_start: u64, sectors: u64) -> Result<(), DeviceError> {
-        self.request().discard(sector_start, sectors)
-    }
-
-    fn write_zeroes(&self, sector_start: u64, sectors: u64) -> Result<(), DeviceError> {
-        self.request().write_zeroes(sector_start, sectors)
-    }
+    /// The requests of every handle to the device, and how many handles are live.
+    log: Log,
+    parts: Handles<Partition<FaultyDevice<MemDevice>>>,
 }
 
 impl NativeDisk {
-    fn device(&self) -> Counted {
-        self.counters.live.set(self.counters.live.get() + 1);
-        Counted {
-            memory: self.memory.clone(),
-            counters: Rc::clone(&self.counters),
-        }
+    /// A fresh handle to the memory device, counted in the log until dropped.
+    fn device(&self) -> FaultyDevice<MemDevice> {
+        FaultyDevice::with_log(self.memory.clone(), Faults::default(), &self.log)
     }
 }
 
@@ -143,16 +88,26 @@ impl Disk for NativeDisk {
         self.parts.get_mut(part).disconnect();
     }
 
+    fn read_table(&mut self, part: Part) -> Result<Table, TableError> {
+        Table::read(self.parts.get(part))
+    }
+
+    fn open_entry(&mut self, part: Part, number: u32) -> Result<Part, TableError> {
+        let disk = self.parts.get(part);
+        let entry = Table::read(disk)?.open(disk, number)?;
+        Ok(self.parts.add(entry))
+    }
+
     fn drop_partition(&mut self, part: Part) {
         self.parts.take(part);
     }
 
     fn live_devices(&self) -> usize {
-        self.counters.live.get()
+        self.log.live()
     }
 
     fn device_requests(&self) -> u64 {
-        self.counters.requests.get()
+        self.log.request_count()
     }
 
     fn bytes(&self) -> Vec<u8> {

@@ -2,7 +2,8 @@
 //! other on random operation sequences.
 
 use blockpart_conformance::{
-    Backend, CASES, ModelBackend, NativeBackend, SECTOR_SIZES, random, run_case,
+    Backend, CASES, ModelBackend, NativeBackend, SECTOR_SIZES, TABLE_CASES, random, run_case,
+    run_table_case,
 };
 use libtest_mimic::{Arguments, Trial};
 
@@ -11,6 +12,17 @@ fn suite(name: &'static str, backend: fn() -> Box<dyn Backend>) -> impl Iterator
         SECTOR_SIZES.map(|sector_size| {
             Trial::test(format!("{name}::{sector_size}::{}", case.name), move || {
                 Ok(run_case(case, &*backend(), sector_size)?)
+            })
+        })
+    })
+}
+
+/// The table cases, with the sector sizes of their fixtures; the model reads no tables.
+fn native_tables() -> impl Iterator<Item = Trial> {
+    TABLE_CASES.iter().flat_map(|case| {
+        case.sector_sizes().into_iter().map(move |sector_size| {
+            Trial::test(format!("native::{sector_size}::{}", case.name), move || {
+                Ok(run_table_case(case, &NativeBackend, sector_size)?)
             })
         })
     })
@@ -26,6 +38,7 @@ fn native_agrees_with_model(sector_size: u32) -> Trial {
 fn main() {
     let trials = suite("native", || Box::new(NativeBackend))
         .chain(suite("model", || Box::new(ModelBackend)))
+        .chain(native_tables())
         .chain(SECTOR_SIZES.map(native_agrees_with_model))
         .collect();
     libtest_mimic::run(&Arguments::from_args(), trials).exit();

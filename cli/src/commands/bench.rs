@@ -1,6 +1,5 @@
 //! `blockpart bench`: the cost of the component, against native I/O, on the user's disk.
 
-use std::io::{self, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -9,7 +8,7 @@ use blockpart_cli::bench::{self, Op, Pattern, REQUEST_SIZES, Workload, report};
 use blockpart_core::SectorSize;
 use blockpart_host::{FileDevice, Limits, Runtime, WASMTIME_VERSION};
 
-use crate::args::runtime;
+use crate::args::{print, runtime};
 
 pub struct BenchOptions {
     pub limits: Limits,
@@ -29,7 +28,11 @@ pub fn run(disk: &Path, options: &BenchOptions, out: &Path) -> Result<()> {
     let mut results = Vec::new();
     for &op in ops {
         for pattern in [Pattern::Sequential, Pattern::Random] {
-            for request_bytes in REQUEST_SIZES {
+            // Requests are whole sectors: sizes below the sector size are left out.
+            let sizes = REQUEST_SIZES
+                .into_iter()
+                .filter(|&bytes| bytes >= u64::from(options.sector_size.get()));
+            for request_bytes in sizes {
                 let workload = Workload {
                     op,
                     pattern,
@@ -43,7 +46,14 @@ pub fn run(disk: &Path, options: &BenchOptions, out: &Path) -> Result<()> {
                     options.rounds,
                     options.slice,
                 )
-                .with_context(|| format!("measuring {workload:?} on {}", disk.display()))?;
+                .with_context(|| {
+                    format!(
+                        "measuring {} {}s of {request_bytes} bytes on {}",
+                        pattern.name(),
+                        op.name(),
+                        disk.display()
+                    )
+                })?;
                 results.extend(measured);
             }
         }
@@ -58,8 +68,7 @@ pub fn run(disk: &Path, options: &BenchOptions, out: &Path) -> Result<()> {
     );
     text.push_str(&report::table(&results));
     text.push_str(&start_up(disk, options)?);
-    print!("{text}");
-    io::stdout().flush().context("writing to standard output")?;
+    print(&text)?;
 
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let title = format!(

@@ -2,14 +2,16 @@
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
+use std::os::fd::AsFd;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use blockpart_core::{MAX_TRANSFER_BYTES, SectorSize};
-use blockpart_host::{Instance, Limits, PartitionHandle};
+use blockpart_core::{Error as PartitionError, MAX_TRANSFER_BYTES, SectorSize};
+use blockpart_host::{Error, Instance, Limits, PartitionHandle};
 use indicatif::{ProgressBar, ProgressStyle};
+use rustix::fs::OFlags;
 
-use crate::args::{DiskArgs, Range, open};
+use crate::args::{DiskArgs, Opened, Range, open};
 
 /// Sectors per request on long copies: 1 MiB, or one sector if that is larger.
 fn chunk_sectors(sector_size: SectorSize) -> u64 {
@@ -21,14 +23,24 @@ fn chunk_sectors(sector_size: SectorSize) -> u64 {
 
 /// Copies the disk, its partition or a range of either to standard output.
 pub fn cat(disk: &DiskArgs, range: Option<Range>, limits: Limits) -> Result<()> {
-    let (mut instance, part) = open(disk, range, true, limits)?;
+    ensure_open(io::stdout(), "standard output")?;
+    let Opened {
+        mut instance,
+        part,
+        lock: _lock,
+    } = open(disk, range, true, limits)?;
     let sectors = instance.info(part)?.size_sectors;
     copy_out(&mut instance, part, disk.sector_size, sectors)
 }
 
 /// Copies standard input into the disk, its partition or a range of either, from sector `at`.
 pub fn write(disk: &DiskArgs, range: Option<Range>, at: u64, limits: Limits) -> Result<()> {
-    let (mut instance, part) = open(disk, range, false, limits)?;
+    ensure_open(io::stdin(), "standard input")?;
+    let Opened {
+        mut instance,
+        part,
+        lock: _lock,
+    } = open(disk, range, false, limits)?;
     let sectors = instance.info(part)?.size_sectors;
     let target = instance
         .slice(part, at, sectors.saturating_sub(at))
@@ -87,32 +99,61 @@ fn copy_in(instance: &mut Instance, part: PartitionHandle, sector_size: SectorSi
     let progress = progress(known_len);
     let mut buffer = vec![0; chunk];
     let mut at = 0u64;
+    // Past the pre-check, every failure says how much of the input had landed.
+    let landed = |at: u64| match at {
+        0 => "nothing was written".to_owned(),
+        _ => format!("its first {at} sectors were written"),
+    };
     loop {
-        let filled = read_full(&mut input, &mut buffer)?;
+        let filled = read_full(&mut input, &mut buffer).with_context(|| landed(at))?;
         let Some(data) = buffer.get(..filled).filter(|data| !data.is_empty()) else {
             break;
         };
-        instance.write(part, at, data).with_context(|| {
-            if at == 0 {
-                "the input does not fit: nothing was written".to_owned()
-            } else {
-                format!("the input does not fit: its first {at} sectors were written")
-            }
-        })?;
+        if let Err(error) = instance.write(part, at, data) {
+            let what = match error {
+                Error::Partition(PartitionError::OutOfBounds(_)) => "the input does not fit",
+                Error::Partition(PartitionError::Unaligned(_)) => {
+                    "the input is not a whole number of sectors"
+                }
+                _ => "the write failed",
+            };
+            return Err(anyhow::Error::new(error).context(format!("{what}: {}", landed(at))));
+        }
         let written = u64::try_from(filled)?;
         progress.inc(written);
         at = at.saturating_add(sector_size.sectors_in(written).unwrap_or(0));
     }
-    instance.flush(part)?;
+    instance.flush(part).with_context(|| {
+        format!("all {at} sectors were written, but flushing them to the disk failed")
+    })?;
     progress.finish_and_clear();
     Ok(())
 }
 
-/// The length of standard input when it is a regular file.
+/// The length of standard input when it is a regular file that says it. Files in `/proc`
+/// and `/sys` say 0 whatever they hold: those are read as a pipe is.
 fn input_len() -> Option<u64> {
     let file = File::open(Path::new("/dev/stdin")).ok()?;
     let metadata = file.metadata().ok()?;
-    metadata.is_file().then_some(metadata.len())
+    (metadata.is_file() && metadata.len() > 0).then_some(metadata.len())
+}
+
+/// Fails if standard stream `fd` was closed when blockpart started. Rust reopens a closed
+/// standard descriptor as /dev/null, read-write, before `main`; a copy would then read nothing
+/// or write into nothing, and succeed. A shell's `< /dev/null` or `> /dev/null` opens it for
+/// reading or writing only, so what the runtime reopened tells apart from what a user asked.
+fn ensure_open(fd: impl AsFd, name: &str) -> Result<()> {
+    let fd = fd.as_fd();
+    let (Ok(stat), Ok(flags)) = (rustix::fs::fstat(fd), rustix::fs::fcntl_getfl(fd)) else {
+        return Ok(());
+    };
+    let dev_null = rustix::fs::FileType::from_raw_mode(stat.st_mode)
+        == rustix::fs::FileType::CharacterDevice
+        && stat.st_rdev == rustix::fs::makedev(1, 3);
+    if dev_null && flags.contains(OFlags::RDWR) {
+        bail!("{name} is closed");
+    }
+    Ok(())
 }
 
 /// Reads until `buffer` is full or the input ends; returns the bytes read.

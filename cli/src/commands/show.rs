@@ -1,30 +1,44 @@
 //! `blockpart list` and `blockpart info`: what the partitioner sees of a disk.
 
+use std::io::{self, BufWriter, Write};
+
 use anyhow::{Context, Result};
 use blockpart_cli::list;
 use blockpart_host::Limits;
 
-use crate::args::{DiskArgs, Range, open};
+use crate::args::{DiskArgs, Opened, Range, open, print, sector_size_hint};
 
 /// Prints the disk's partition table, readable or as `sfdisk --json` does.
 pub fn list(disk: &DiskArgs, json: bool, limits: Limits) -> Result<()> {
-    let (mut instance, part) = open(disk, None, true, limits)?;
+    let Opened {
+        mut instance,
+        part,
+        lock: _lock,
+    } = open(disk, None, true, limits)?;
     let table = instance
         .read_table(part)
-        .with_context(|| format!("reading the partition table of {}", disk.disk.display()))?;
+        .with_context(|| format!("{}{}", disk.disk.display(), sector_size_hint(disk, limits)))?;
     let device = disk.disk.display().to_string();
-    if json {
-        let json = serde_json::to_string_pretty(&list::sfdisk_json(&table, &device))?;
-        println!("{json}");
+    let mut out = BufWriter::new(io::stdout().lock());
+    let written = if json {
+        list::write_sfdisk_json(&mut out, &table, &device)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(out))
     } else {
-        print!("{}", list::readable(&table, &device));
-    }
-    Ok(())
+        list::write_readable(&mut out, &table, &device)
+    };
+    written
+        .and_then(|()| out.flush())
+        .context("writing to standard output")
 }
 
 /// Prints the size, offset and mode of the disk, its partition or a range of either.
 pub fn info(disk: &DiskArgs, range: Option<Range>, limits: Limits) -> Result<()> {
-    let (mut instance, part) = open(disk, range, true, limits)?;
+    let Opened {
+        mut instance,
+        part,
+        lock: _lock,
+    } = open(disk, range, true, limits)?;
     let info = instance.info(part)?;
     let offset = instance.offset(part)?;
     #[expect(
@@ -37,11 +51,10 @@ pub fn info(disk: &DiskArgs, range: Option<Range>, limits: Limits) -> Result<()>
     } else {
         "read-only"
     };
-    println!(
-        "{}: {} sectors of {} bytes ({bytes} bytes) from sector {offset}, {mode}",
+    print(&format!(
+        "{}: {} sectors of {} bytes ({bytes} bytes) from sector {offset}, {mode}\n",
         disk.disk.display(),
         info.size_sectors,
         info.sector_size,
-    );
-    Ok(())
+    ))
 }

@@ -1,10 +1,12 @@
 //! Partition tables, read by the guest: typed calls, and the guest's answers checked and turned
 //! into `blockpart-core`'s types.
 
-use blockpart_core::{Entry, Label, PartitionType, Table, TableError, Uuid};
+use blockpart_core::{
+    Entry, Label, MAX_ENTRIES, MAX_NAME_BYTES, PartitionType, Table, TableError, Uuid,
+};
 
 use super::bindings::exports::blockpart::partition::partition_table as wit;
-use super::{Instance, PartitionHandle, armed};
+use super::{Instance, PartitionHandle, armed, guest};
 use crate::Error;
 
 impl Instance {
@@ -13,7 +15,8 @@ impl Instance {
     pub fn read_table(&mut self, disk: PartitionHandle) -> Result<Table, Error> {
         let table = self
             .tables
-            .call_read(armed(&mut self.store, self.ticks), disk.0)??;
+            .call_read(armed(&mut self.store, self.ticks), disk.0)
+            .map_err(guest("read"))??;
         Table::try_from(table)
     }
 
@@ -25,17 +28,18 @@ impl Instance {
     ) -> Result<PartitionHandle, Error> {
         let part = self
             .tables
-            .call_open(armed(&mut self.store, self.ticks), disk.0, number)??;
+            .call_open(armed(&mut self.store, self.ticks), disk.0, number)
+            .map_err(guest("open"))??;
         Ok(PartitionHandle(part))
     }
 }
 
 fn guid(text: &str) -> Result<Uuid, Error> {
-    Uuid::try_parse(text).map_err(|_| {
-        Error::Guest(wasmtime::format_err!(
-            "the guest returned {text:?} as a GUID"
-        ))
-    })
+    Uuid::try_parse(text).map_err(|_| guest_error(format!("the guest returned {text:?} as a GUID")))
+}
+
+fn guest_error(message: String) -> Error {
+    Error::Guest(wasmtime::Error::msg(message))
 }
 
 impl TryFrom<wit::Table> for Table {
@@ -51,6 +55,20 @@ impl TryFrom<wit::Table> for Table {
                 from_backup: header.from_backup,
             },
         };
+        // What the host keeps of a guest's answer is bounded by what a disk can hold.
+        if table.entries.len() > MAX_ENTRIES {
+            return Err(guest_error(format!(
+                "the guest returned {} entries; a table has at most {MAX_ENTRIES}",
+                table.entries.len()
+            )));
+        }
+        if let Some(entry) = table.entries.iter().find(|e| e.name.len() > MAX_NAME_BYTES) {
+            return Err(guest_error(format!(
+                "the guest returned a name of {} bytes for entry {}; a GPT name has at most {MAX_NAME_BYTES}",
+                entry.name.len(),
+                entry.number
+            )));
+        }
         let entries = table
             .entries
             .into_iter()
@@ -89,10 +107,7 @@ impl From<wit::TableError> for Error {
             },
             wit::TableError::Corrupt(why) => TableError::Corrupt(why),
             wit::TableError::NoEntry(number) => TableError::NoEntry(number),
-            wit::TableError::Read(error) => match Error::from(error) {
-                Error::Partition(error) => TableError::Read(error),
-                other => return other,
-            },
+            wit::TableError::Read(error) => TableError::Read(error.into()),
         })
     }
 }

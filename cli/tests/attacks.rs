@@ -258,3 +258,46 @@ fn bench_runs_with_4096_byte_sectors() {
     assert!(csv.lines().count() > 1, "{csv}");
     assert!(!csv.lines().any(|line| line.contains(",512,")), "{csv}");
 }
+
+/// `strace`, which tests use to slow a system call down; CI installs it.
+fn strace() -> Option<Command> {
+    let found = Command::new("strace").arg("-V").output();
+    if found.is_ok_and(|output| output.status.success()) {
+        Some(Command::new("strace"))
+    } else {
+        eprintln!("strace is not installed: skipping (.ci/run installs it)");
+        None
+    }
+}
+
+#[test]
+fn a_slow_fdatasync_does_not_fail_a_correct_write() {
+    let Some(mut strace) = strace() else { return };
+    let (dir, disk) = fixture("mbr-one");
+    let input = dir.path().join("input");
+    let data: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&input, &data).unwrap();
+    // Each fdatasync takes 1.5 s; the partitioner has 100 ms per call of its own time.
+    let output = strace
+        .args([
+            "-f",
+            "-o",
+            "/dev/null",
+            "-e",
+            "inject=fdatasync:delay_exit=1500000",
+        ])
+        .args([
+            env!("CARGO_BIN_EXE_blockpart"),
+            "--time-limit",
+            "100",
+            "write",
+        ])
+        .args(["--at", "2048", text(&disk)])
+        .stdin(File::open(&input).unwrap())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let written = std::fs::read(&disk).unwrap();
+    assert!(written[2048 * 512..][..data.len()] == data[..]);
+}

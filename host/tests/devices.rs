@@ -2,9 +2,7 @@
 //! read-only over a temporary file, and on the fault-injecting device over it with no faults.
 //! The file's bytes and length, read around the device, are the oracle.
 
-use blockpart_conformance::{
-    DEVICE_CASES, DeviceBackend, DiskSpec, SECTOR_SIZES, TestDevice, run_device_case,
-};
+use blockpart_conformance::{DiskSpec, TestDevice, device_trials};
 use blockpart_core::SectorSize;
 use blockpart_host::FileDevice;
 use blockpart_host::faulty_device::{Faults, FaultyDevice};
@@ -43,14 +41,7 @@ fn contract(
     name: &'static str,
     backend: fn(&DiskSpec, &[u8]) -> TestDevice,
 ) -> impl Iterator<Item = Trial> {
-    DEVICE_CASES.iter().flat_map(move |case| {
-        SECTOR_SIZES.map(|sector_size| {
-            Trial::test(format!("{name}::{sector_size}::{}", case.name), move || {
-                let backend: &dyn DeviceBackend = &backend;
-                Ok(run_device_case(case, backend, sector_size)?)
-            })
-        })
-    })
+    device_trials(name, backend).map(|(name, check)| Trial::test(name, move || Ok(check()?)))
 }
 
 fn main() {

@@ -78,6 +78,20 @@ pub fn run_device_case(
     caught(|| (case.run)(backend, sector_size))
 }
 
+/// Every device case with every sector size, for a test harness: each named
+/// `{name}::{sector_size}::{case}`, with the check to run.
+pub fn device_trials(
+    name: &'static str,
+    backend: fn(&DiskSpec, &[u8]) -> TestDevice,
+) -> impl Iterator<Item = (String, impl FnOnce() -> Result<(), String> + Send + 'static)> {
+    DEVICE_CASES.iter().flat_map(move |case| {
+        crate::SECTOR_SIZES.map(move |sector_size| {
+            let check = move || run_device_case(case, &backend, sector_size);
+            (format!("{name}::{sector_size}::{}", case.name), check)
+        })
+    })
+}
+
 const SECTORS: u64 = 16;
 
 /// A request to a device, in the device's own terms.

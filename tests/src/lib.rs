@@ -40,7 +40,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 pub use blockpart_core::{DeviceError, Error, Info, MAX_TRANSFER_BYTES, OutOfBounds};
 pub use blockpart_core::{Entry, Label, PartitionType, Table, TableError};
 pub use cases::{CASES, Case};
-pub use device::{DEVICE_CASES, DeviceBackend, DeviceCase, TestDevice, run_device_case};
+pub use device::{
+    DEVICE_CASES, DeviceBackend, DeviceCase, TestDevice, device_trials, run_device_case,
+};
 pub use handles::Handles;
 pub use model::ModelBackend;
 pub use native::NativeBackend;

@@ -1,9 +1,7 @@
 //! The device contract on the devices of `blockpart-core`: the memory device, and the
 //! fault-injecting device over it with no faults.
 
-use blockpart_conformance::{
-    DEVICE_CASES, DeviceBackend, DiskSpec, SECTOR_SIZES, TestDevice, run_device_case,
-};
+use blockpart_conformance::{DiskSpec, TestDevice, device_trials};
 use blockpart_core::faulty_device::Faults;
 use blockpart_core::{FaultyDevice, MemDevice, SectorSize};
 use libtest_mimic::{Arguments, Trial};
@@ -36,14 +34,7 @@ fn contract(
     name: &'static str,
     backend: fn(&DiskSpec, &[u8]) -> TestDevice,
 ) -> impl Iterator<Item = Trial> {
-    DEVICE_CASES.iter().flat_map(move |case| {
-        SECTOR_SIZES.map(|sector_size| {
-            Trial::test(format!("{name}::{sector_size}::{}", case.name), move || {
-                let backend: &dyn DeviceBackend = &backend;
-                Ok(run_device_case(case, backend, sector_size)?)
-            })
-        })
-    })
+    device_trials(name, backend).map(|(name, check)| Trial::test(name, move || Ok(check()?)))
 }
 
 fn main() {

@@ -1,9 +1,9 @@
 // The blockpart partitioner component in Node.js: instantiation of the jco-transpiled
-// component (in ../gen, made by `npm run build`) and the devices to hand it.
+// component (in ../gen, made by `npm run build`, shipped in the package) and the devices to
+// hand it.
 
 import { readFile } from 'node:fs/promises';
 
-import { instantiate as instantiateGenerated } from '../gen/partitioner.js';
 import { BlockDevice } from './devices.js';
 
 export * from './devices.js';
@@ -16,6 +16,23 @@ const GENERATED = new URL('../gen/', import.meta.url);
 
 // Core modules compiled once per process; every instance reuses them.
 const compiled = new Map();
+
+/**
+ * jco's module, imported on first use rather than statically, so that a checkout that has not
+ * been built says what to run instead of failing the import of this package.
+ */
+let generated;
+function loadGenerated() {
+  generated ??= import(new URL('partitioner.js', GENERATED).href).catch((error) => {
+    if (error?.code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    throw new Error(
+      'blockpart-node: gen/partitioner.js is missing; build it in host/node with `npm run build` '
+        + '(after `cargo run --release -- component -o host/node/partitioner.wasm` at the repository root)',
+      { cause: error },
+    );
+  });
+  return generated;
+}
 
 function getCoreModule(name) {
   if (!compiled.has(name)) {
@@ -59,6 +76,7 @@ function withBothKeys(imports) {
  * @param {object} [imports] the import object, as in jco's `ImportObject`
  */
 export async function instantiate(imports = defaultImports()) {
+  const { instantiate: instantiateGenerated } = await loadGenerated();
   return instantiateGenerated(getCoreModule, withBothKeys(imports));
 }
 

@@ -1,8 +1,8 @@
 // What the conformance cases do not reach: the jco bindings themselves (import keys, custom
-// devices, device errors passing up, handle misuse), partition tables, and the README example.
+// devices, device errors passing up, handle misuse) and partition tables. The README example
+// runs in package.test.js, from the packed and installed package.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -174,13 +174,4 @@ test('partition tables are read through a borrowed partition', async () => {
 
   const blank = Partition.whole(new MemoryDevice(zeroes(8), { sectorSize: 512 }));
   assertRefused(() => partitionTable.read(blank), { tag: 'no-table' });
-});
-
-test("the README's usage example runs and prints what it says", () => {
-  const readme = fs.readFileSync(path.join(PACKAGE, 'README.md'), 'utf8');
-  const example = readme.match(/## Usage\s+```js\n([\s\S]*?)```/)[1];
-  // Run from the package directory, so that 'blockpart-node' resolves to this package.
-  const run = spawnSync(process.execPath, ['--input-type=module', '--eval', example], { cwd: PACKAGE, encoding: 'utf8' });
-  assert.equal(run.stderr, '');
-  assert.equal(run.stdout, '8n 56n 171\nout-of-bounds { sectorStart: 8n, sectors: 1n, sizeSectors: 8n }\n');
 });

@@ -19,7 +19,8 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Largest table, in elements.
     pub table_elements: usize,
-    /// Longest time one call may run guest code, to within [`TICK`]. Time the host spends in
+    /// Longest time one call may run guest code, to within [`TICK`] (rounded up to whole ticks,
+    /// with one tick of grace: at least this long, at most two ticks longer). Time the host spends in
     /// the guest's device requests does not count: a slow disk is not the guest's doing. A
     /// call is stopped the next time the guest runs once it is over.
     pub call_time: Duration,

@@ -127,10 +127,13 @@ impl Runtime {
         store.set_epoch_deadline(limit);
         // The deadline is wall-clock time; the limit is on the guest's own time. When it
         // passes, take out the time the host spent in device calls for the guest, and give
-        // the guest what it has left.
+        // the guest what it has left. Time is counted in whole ticks, and a tick that passes
+        // while the guest runs counts whole: one tick of grace keeps a guest that ran for
+        // microseconds across a tick from being stopped under a one-tick limit.
+        let allowed = limit.saturating_add(1);
         store.epoch_deadline_callback(move |store| {
             let guest = store.data().guest_ticks();
-            match limit.checked_sub(guest).filter(|left| *left > 0) {
+            match allowed.checked_sub(guest).filter(|left| *left > 0) {
                 Some(left) => Ok(UpdateDeadline::Continue(left)),
                 None => Err(Trap::Interrupt.into()),
             }

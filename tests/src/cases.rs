@@ -456,23 +456,98 @@ fn flush_reaches_the_device(backend: &dyn Backend, sector_size: u32) {
     assert_eq!(f.disk.device_requests(), before + 1);
 }
 
+/// Every refused request gives the error of the first rule it breaks, in the order the README
+/// gives (disconnected; is-read-only for a write, discard or write-zeroes; unaligned; too-large;
+/// out-of-bounds), however many it breaks, and sends the device nothing.
 fn refused_requests_never_reach_the_device(backend: &dyn Backend, sector_size: u32) {
     let mut f = Fixture::new(backend, sector_size, false);
-    let (a, b) = f.disk.connect(30).unwrap();
+    let (a, b) = f.disk.connect(30).unwrap(); // a: [0, 30), b: [30, 64)
+    let size_b = SECTORS - 30;
     let before = f.disk.device_requests();
     let one = f.len(1);
     let data = pattern(f.byte(1), 2);
-    f.disk.read(a, 30, one).unwrap_err();
-    f.disk.read(a, 0, one - 1).unwrap_err();
-    f.disk.write(b, 34, &data).unwrap_err();
-    f.disk.write(b, 0, &data[1..]).unwrap_err();
-    f.disk.write_zeroes(a, 29, 2).unwrap_err();
-    f.disk.discard(b, u64::MAX, 1).unwrap_err();
-    f.disk.subpartition(a, 31).unwrap_err();
-    f.disk.slice(b, 1, 34).unwrap_err();
+    let unaligned = &data[1..];
+    let odd = one - 1;
+    // Whole sectors over the largest transfer, and one byte more: too large and unaligned.
+    let over = MAX_TRANSFER_BYTES + one;
+    let big = vec![0xAB; usize::try_from(over + 1).unwrap()];
+    let (too_large, too_large_unaligned) = (&big[..big.len() - 1], &big[..]);
+
+    // One rule each.
+    assert_eq!(f.disk.read(a, 30, one), Err(out_of_bounds(30, 1, 30)));
+    assert_eq!(f.disk.read(a, 0, odd), Err(Error::Unaligned(odd)));
+    assert_eq!(f.disk.read(a, 0, over), Err(Error::TooLarge(over)));
+    assert_eq!(
+        f.disk.write(b, size_b, &data),
+        Err(out_of_bounds(size_b, 1, size_b))
+    );
+    assert_eq!(f.disk.write(b, 0, unaligned), Err(Error::Unaligned(odd)));
+    assert_eq!(f.disk.write_zeroes(a, 29, 2), Err(out_of_bounds(29, 2, 30)));
+    assert_eq!(
+        f.disk.discard(b, u64::MAX, 1),
+        Err(out_of_bounds(u64::MAX, 1, size_b))
+    );
+    assert_eq!(f.disk.subpartition(a, 31), Err(out_of_bounds(31, 0, 30)));
+    assert_eq!(
+        f.disk.slice(b, 1, size_b),
+        Err(out_of_bounds(1, size_b, size_b))
+    );
+    // Several rules: the first in the order decides.
+    assert_eq!(f.disk.read(a, 30, odd), Err(Error::Unaligned(odd)));
+    assert_eq!(
+        f.disk.write(b, u64::MAX, unaligned),
+        Err(Error::Unaligned(odd))
+    );
+    assert_eq!(f.disk.read(a, 0, over + 1), Err(Error::Unaligned(over + 1)));
+    assert_eq!(f.disk.read(a, u64::MAX, over), Err(Error::TooLarge(over)));
+    assert_eq!(
+        f.disk.write(b, size_b, too_large),
+        Err(Error::TooLarge(over))
+    );
+    assert_eq!(
+        f.disk.read(a, u64::MAX, over + 1),
+        Err(Error::Unaligned(over + 1))
+    );
+    // Disconnected comes first, whatever else the request breaks.
     f.disk.disconnect(a);
-    f.disk.read(a, 0, one).unwrap_err();
-    f.disk.flush(a).unwrap_err();
+    assert_eq!(f.disk.read(a, 0, one), Err(Error::Disconnected));
+    assert_eq!(f.disk.flush(a), Err(Error::Disconnected));
+    assert_eq!(f.disk.read(a, u64::MAX, over + 1), Err(Error::Disconnected));
+    assert_eq!(
+        f.disk.write(a, u64::MAX, too_large_unaligned),
+        Err(Error::Disconnected)
+    );
+    assert_eq!(
+        f.disk.write_zeroes(a, u64::MAX, u64::MAX),
+        Err(Error::Disconnected)
+    );
+    assert_eq!(f.disk.discard(a, 30, 1), Err(Error::Disconnected));
+    assert_eq!(f.disk.subpartition(a, 31), Err(Error::Disconnected));
+    assert_eq!(f.disk.slice(a, u64::MAX, 1), Err(Error::Disconnected));
+    assert_eq!(f.disk.device_requests(), before);
+    f.assert_unchanged();
+
+    let mut f = Fixture::new(backend, sector_size, true);
+    let (c, d) = f.disk.connect(30).unwrap();
+    let before = f.disk.device_requests();
+    // Read-only comes before the rules of the request's own arguments, for writes only.
+    assert_eq!(f.disk.write(d, size_b, &data), Err(Error::ReadOnly));
+    assert_eq!(f.disk.write(c, u64::MAX, unaligned), Err(Error::ReadOnly));
+    assert_eq!(
+        f.disk.write(d, u64::MAX, too_large_unaligned),
+        Err(Error::ReadOnly)
+    );
+    assert_eq!(f.disk.write_zeroes(c, 29, 2), Err(Error::ReadOnly));
+    assert_eq!(f.disk.discard(c, u64::MAX, u64::MAX), Err(Error::ReadOnly));
+    assert_eq!(f.disk.read(c, 30, odd), Err(Error::Unaligned(odd)));
+    assert_eq!(f.disk.read(c, 30, one), Err(out_of_bounds(30, 1, 30)));
+    // And disconnected before read-only.
+    f.disk.disconnect(c);
+    assert_eq!(
+        f.disk.write(c, u64::MAX, too_large_unaligned),
+        Err(Error::Disconnected)
+    );
+    assert_eq!(f.disk.discard(c, u64::MAX, 1), Err(Error::Disconnected));
     assert_eq!(f.disk.device_requests(), before);
     f.assert_unchanged();
 }

@@ -1,0 +1,323 @@
+"""The partitioner component in wasmtime-py: instances, partitions, and the device import.
+
+wasmtime-py calls the ``block-device`` functions the guest imports with a host resource as a
+``ResourceAny``: its ``rep`` (an integer chosen here when the device was handed over) finds
+the Python device. A method's ``self`` arrives borrowed, and ``to_host`` ends the borrow; a
+``drop`` after it fails the call with "unknown handle index", and a borrow neither converted
+nor dropped fails it with "borrow handles still remain at the end of the call". Partitions are
+the guest's own resources: a ``ResourceAny`` each, dropped with ``drop``, which runs the
+guest's destructor.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from wasmtime import Engine, Store
+from wasmtime.component import (
+    Component,
+    Func,
+    Linker,
+    ResourceAny,
+    ResourceHost,
+    ResourceType,
+    Variant,
+)
+
+from . import _wit
+from .devices import BlockDevice, Buffer
+from .values import DeviceError, Info, Table
+
+#: The component, put in the package by the build (``blockpart component -o ...``).
+COMPONENT = Path(__file__).with_name("partitioner.wasm")
+
+_PACKAGE = "blockpart:partition"
+_VERSION = "0.1.0"
+
+#: The host resource type of ``block-device.device``: any number, the same in both directions.
+_DEVICE = 0xB10C
+
+_U64_MAX = 2**64 - 1
+_U32_MAX = 2**32 - 1
+
+
+def _interface(name: str) -> str:
+    return f"{_PACKAGE}/{name}@{_VERSION}"
+
+
+@functools.cache
+def _compiled(path: str) -> tuple[Engine, Component]:
+    """The component at ``path``, compiled once per process (about 0.1 s)."""
+    engine = Engine()
+    return engine, Component.from_file(engine, path)
+
+
+def _u64(name: str, value: int) -> int:
+    # wasmtime-py would store a negative or too large value in a u64 modulo 2**64.
+    if not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if not 0 <= value <= _U64_MAX:
+        raise ValueError(f"{name} must be a u64 (0 to 2**64 - 1), not {value}")
+    return value
+
+
+def _u32(name: str, value: int) -> int:
+    if not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if not 0 <= value <= _U32_MAX:
+        raise ValueError(f"{name} must be a u32 (0 to 2**32 - 1), not {value}")
+    return value
+
+
+# The device import: what the guest's calls to `block-device` do. The functions close over the
+# instance's table of devices only, never over the `Partitioner`: wasmtime-py keeps them for as
+# long as the store lives, and a reference back to it would keep the store alive for ever.
+
+#: Each method of `device`: its WIT name, and how its Python result becomes the WIT's.
+_DEVICE_METHODS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "info": ("info", _wit.info_to_wit),
+    "read": ("read", bytes),
+    "write": ("write", lambda result: None),
+    "flush": ("flush", lambda result: None),
+    "discard": ("discard", lambda result: None),
+    "write-zeroes": ("write_zeroes", lambda result: None),
+    "disconnect": ("disconnect", lambda result: None),
+}
+
+
+def _device_method(
+    devices: dict[int, BlockDevice], method: str, to_wit: Callable[[Any], Any]
+) -> Callable[..., Any]:
+    def call(store: Any, this: ResourceAny, *args: Any) -> Any:
+        device = devices[this.to_host(store).rep]
+        try:
+            return to_wit(getattr(device, method)(*args))
+        except DeviceError as error:
+            # The `result`'s error. Any other exception traps the guest, and the call that
+            # entered it raises that exception: a bug in the device, not a refusal.
+            return _wit.device_error_to_wit(error)
+
+    return call
+
+
+def _drop_device(devices: dict[int, BlockDevice]) -> Callable[[Any, int], None]:
+    def drop(store: Any, rep: int) -> None:
+        devices.pop(rep).stats.drops += 1
+
+    return drop
+
+
+#: The exports called, by the names `Partitioner._invoke` takes: their interface and name.
+_EXPORTS = {
+    "whole": ("partition", "[static]partition.whole"),
+    "connect": ("partition", "[static]partition.connect"),
+    **{
+        name: ("partition", f"[method]partition.{name}")
+        for name in (
+            "subpartition",
+            "slice",
+            "get-offset",
+            "info",
+            "read",
+            "write",
+            "flush",
+            "discard",
+            "write-zeroes",
+            "disconnect",
+        )
+    },
+    "table-read": ("partition-table", "read"),
+    "table-open": ("partition-table", "open"),
+}
+
+
+class Partitioner:
+    """One instance of the partitioner component, with its own memory and handles.
+
+    ``whole`` and ``connect`` hand it a device and give partitions of it; ``read_table`` and
+    ``open`` read the MBR or GPT at the start of a partition. A refusal raises
+    :class:`~blockpart.PartitionError` (:class:`~blockpart.TableError` for a table). Any other
+    exception from a call (a trap, or an exception a device raised that is no
+    :class:`~blockpart.DeviceError`) leaves the instance unusable: make a new one.
+
+    ``component`` is the partitioner's file, by default the one in the package.
+    """
+
+    def __init__(self, component: str | os.PathLike[str] | None = None) -> None:
+        path = Path(component) if component is not None else COMPONENT
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"no partitioner component at {path}: in a clone of blockpart, "
+                "`cargo run --release -- component -o host/python/blockpart/partitioner.wasm` "
+                "makes it, before `pip install ./host/python`"
+            )
+        engine, component_ = _compiled(str(path.resolve()))
+        self._store = Store(engine)
+        # The devices handed over and not yet dropped by the guest, by the `rep` they have
+        # there. Reps are never reused: a stale one finds nothing.
+        self._devices: dict[int, BlockDevice] = {}
+        self._reps = itertools.count(1)
+        linker = Linker(engine)
+        with linker.root() as root:
+            with root.add_instance(_interface("block-device")) as block_device:
+                block_device.add_resource(
+                    "device", ResourceType.host(_DEVICE), _drop_device(self._devices)
+                )
+                for name, (method, to_wit) in _DEVICE_METHODS.items():
+                    block_device.add_func(
+                        f"[method]device.{name}", _device_method(self._devices, method, to_wit)
+                    )
+        instance = linker.instantiate(self._store, component_)
+
+        def export(interface: str, name: str) -> Func:
+            index = instance.get_export_index(self._store, _interface(interface))
+            if index is not None:
+                index = instance.get_export_index(self._store, name, index)
+            func = instance.get_func(self._store, index) if index is not None else None
+            if func is None:
+                raise TypeError(f"{path} exports no {interface} {name}: is it a partitioner?")
+            return func
+
+        self._funcs = {name: export(*where) for name, where in _EXPORTS.items()}
+
+    def _invoke(self, name: str, *args: Any) -> Any:
+        """Calls the export ``name`` and returns its result, as wasmtime-py gives it."""
+        # wasmtime-py 50 runs the post-return itself; 39 needed `post_return` after each call.
+        return self._funcs[name](self._store, *args)
+
+    def _call(self, name: str, *args: Any) -> Any:
+        """Calls the export ``name``; a ``Variant`` result is the error (see ``_wit``)."""
+        result = self._invoke(name, *args)
+        if isinstance(result, Variant):
+            raise _wit.error_from_wit(result)
+        return result
+
+    def _hand_over(self, device: BlockDevice) -> ResourceHost:
+        if not isinstance(device, BlockDevice):
+            raise TypeError(f"a device must be a BlockDevice, not {type(device).__name__}")
+        rep = next(self._reps)
+        self._devices[rep] = device
+        return ResourceHost.own(rep, _DEVICE)
+
+    def _handle(self, partition: Partition) -> ResourceAny:
+        if not isinstance(partition, Partition) or partition._partitioner is not self:
+            raise ValueError("the partition is not one of this partitioner's")
+        return partition._live()
+
+    def whole(self, device: BlockDevice) -> Partition:
+        """The whole device as one partition; split it with ``subpartition`` or ``slice``."""
+        return Partition(self, self._call("whole", self._hand_over(device)))
+
+    def connect(self, first_sectors: int, device: BlockDevice) -> tuple[Partition, Partition]:
+        """Splits ``device`` at ``first_sectors``: ``[0, first)`` and ``[first, size)``. On
+        error the guest drops the device (``whole`` and ``subpartition`` keep it)."""
+        first_sectors = _u64("first_sectors", first_sectors)
+        head, tail = self._call("connect", first_sectors, self._hand_over(device))
+        return Partition(self, head), Partition(self, tail)
+
+    def read_table(self, disk: Partition) -> Table:
+        """The MBR or GPT at the start of ``disk``, a whole device or any partition of one."""
+        result = self._invoke("table-read", self._handle(disk))
+        # `result<table, table-error>` comes tagged: a `table` and a `bad-entry` are both
+        # records.
+        if isinstance(result, Variant) and result.tag in ("ok", "err"):
+            if result.tag == "err":
+                raise _wit.table_error_from_wit(result.payload)
+            result = result.payload
+        return _wit.table_from_wit(result)
+
+    def open(self, disk: Partition, number: int) -> Partition:
+        """Entry ``number`` of ``disk``'s table, as a partition of ``disk``."""
+        number = _u32("number", number)
+        result = self._invoke("table-open", self._handle(disk), number)
+        if not isinstance(result, ResourceAny):
+            raise _wit.table_error_from_wit(result)
+        return Partition(self, result)
+
+
+class Partition:
+    """A bounds-checked window onto a device, itself a block device (WIT ``partition``).
+
+    Positions and sizes are in sectors, relative to the partition; data lengths in bytes. Drop
+    it with ``drop`` or by leaving a ``with`` block: the guest drops the device once no
+    partition of it is left connected. A partition never dropped lives as long as its
+    :class:`Partitioner`; using one after ``drop`` raises ``ValueError``.
+    """
+
+    __slots__ = ("_partitioner", "_handle")
+
+    def __init__(self, partitioner: Partitioner, handle: ResourceAny) -> None:
+        self._partitioner = partitioner
+        self._handle: ResourceAny | None = handle
+
+    def _live(self) -> ResourceAny:
+        if self._handle is None:
+            raise ValueError("the partition was dropped")
+        return self._handle
+
+    def _call(self, name: str, *args: Any) -> Any:
+        return self._partitioner._call(name, self._live(), *args)
+
+    def subpartition(self, first_sectors: int) -> tuple[Partition, Partition]:
+        """Splits this partition at ``first_sectors``: ``[0, first)`` and ``[first, size)``."""
+        head, tail = self._call("subpartition", _u64("first_sectors", first_sectors))
+        return Partition(self._partitioner, head), Partition(self._partitioner, tail)
+
+    def slice(self, sector_start: int, sectors: int) -> Partition:
+        """The ``sectors`` sectors from ``sector_start``, as partition tables give them."""
+        handle = self._call("slice", _u64("sector_start", sector_start), _u64("sectors", sectors))
+        return Partition(self._partitioner, handle)
+
+    def get_offset(self) -> int:
+        """This partition's first sector on the device, through any nesting."""
+        return int(self._call("get-offset"))
+
+    def info(self) -> Info:
+        """The device's ``read_write`` and ``sector_size``, with this partition's size."""
+        return _wit.info_from_wit(self._call("info"))
+
+    def read(self, sector_start: int, length: int) -> bytes:
+        """Reads ``length`` bytes (whole sectors) from sector ``sector_start``."""
+        data = self._call("read", _u64("sector_start", sector_start), _u64("length", length))
+        if len(data) != length:
+            raise RuntimeError(f"the partitioner returned {len(data)} bytes of {length}")
+        return data  # type: ignore[no-any-return]
+
+    def write(self, sector_start: int, data: Buffer) -> None:
+        """Writes ``data`` (whole sectors) from sector ``sector_start``."""
+        # wasmtime-py's own conversion takes `bytes` only; `_byte_lists` takes any buffer.
+        data = data if isinstance(data, bytes) else bytes(data)
+        self._call("write", _u64("sector_start", sector_start), data)
+
+    def flush(self) -> None:
+        """Flushes the device: every completed write becomes durable."""
+        self._call("flush")
+
+    def discard(self, sector_start: int, sectors: int) -> None:
+        """Discards ``sectors`` sectors; their contents are unspecified afterwards."""
+        self._call("discard", _u64("sector_start", sector_start), _u64("sectors", sectors))
+
+    def write_zeroes(self, sector_start: int, sectors: int) -> None:
+        """Sets ``sectors`` sectors from ``sector_start`` to zero."""
+        self._call("write-zeroes", _u64("sector_start", sector_start), _u64("sectors", sectors))
+
+    def disconnect(self) -> None:
+        """Disconnects this partition only: its later requests fail with ``disconnected``."""
+        self._call("disconnect")
+
+    def drop(self) -> None:
+        """Drops the partition's handle; dropping twice does nothing."""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.drop(self._partitioner._store)
+
+    def __enter__(self) -> Partition:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.drop()

@@ -258,3 +258,28 @@ fn bench_runs_with_4096_byte_sectors() {
     assert!(csv.lines().count() > 1, "{csv}");
     assert!(!csv.lines().any(|line| line.contains(",512,")), "{csv}");
 }
+
+#[test]
+fn a_write_the_partitioner_fails_says_so_not_that_the_input_does_not_fit() {
+    let (dir, disk) = fixture("mbr-one");
+    let before = std::fs::read(&disk).unwrap();
+    let input = dir.path().join("input");
+    std::fs::write(&input, vec![0x5a; 1 << 20]).unwrap();
+    // 2 MiB is enough to start the partitioner, not to take a 1 MiB write into its memory.
+    let args = ["--memory-limit", "2", "write", text(&disk)];
+    let output = run(
+        &args,
+        File::open(&input).unwrap().into(),
+        Stdio::piped(),
+        &[],
+    );
+    fails_with(&output, "the write failed: nothing was written");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("in `write`") && stderr.contains("memory"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("does not fit"), "{stderr}");
+    assert!(!stderr.contains("backtrace"), "{stderr}");
+    assert!(std::fs::read(&disk).unwrap() == before);
+}

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import os
+import threading
+import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from wasmtime import Engine, Store
+from wasmtime import Config, Engine, Store
 from wasmtime.component import (
     Component,
     Func,
@@ -50,11 +54,66 @@ def _interface(name: str) -> str:
     return f"{_PACKAGE}/{name}@{_VERSION}"
 
 
+#: The limits' defaults, the Rust host's (`blockpart_host::Limits`): bytes of linear memory,
+#: seconds of the guest's own execution per call, and table elements.
+MEMORY_LIMIT = 256 << 20
+TIME_LIMIT = 10.0
+TABLE_ELEMENTS = 10_000
+
+#: How often the engine's epoch advances, in seconds: the time limit's granularity.
+_TICK = 0.01
+
+#: A deadline no call reaches (``time_limit=None``), in ticks: about 30 years.
+_NO_DEADLINE = 2**36
+
+
+def _tick(engine: weakref.ref[Engine]) -> None:
+    # Holds the engine only while incrementing it: the thread ends once the engine is gone.
+    while True:
+        current = engine()
+        if current is None:
+            return
+        current.increment_epoch()
+        del current
+        time.sleep(_TICK)
+
+
 @functools.cache
 def _compiled(path: str) -> tuple[Engine, Component]:
-    """The component at ``path``, compiled once per process (about 0.1 s)."""
-    engine = Engine()
+    """The component at ``path``, compiled once per process (about 0.1 s), in an engine with
+    epoch interruption, whose epoch a daemon thread advances every ``_TICK`` seconds."""
+    config = Config()
+    config.epoch_interruption = True
+    engine = Engine(config)
+    threading.Thread(
+        target=_tick, args=(weakref.ref(engine),), name="blockpart-epoch", daemon=True
+    ).start()
     return engine, Component.from_file(engine, path)
+
+
+class _Clock:
+    """The time limit of one instance: the guest's own time in the current call, the host's
+    device requests taken out. Shared by the instance and its device glue (never the store,
+    which the glue must not keep alive)."""
+
+    __slots__ = ("limit", "start", "device")
+
+    def __init__(self, limit: float | None) -> None:
+        self.limit = limit
+        self.start = 0.0
+        self.device = 0.0
+
+    def ticks(self) -> int:
+        """The deadline, in ticks from now, for what is left of the call's budget."""
+        if self.limit is None:
+            return _NO_DEADLINE
+        left = self.limit - (time.monotonic() - self.start - self.device)
+        return max(0, math.ceil(left / _TICK))
+
+    def arm(self, store: Any) -> None:
+        """Starts a call's budget (before each call into the guest)."""
+        self.start, self.device = time.monotonic(), 0.0
+        store.set_epoch_deadline(self.ticks())
 
 
 def _u64(name: str, value: int) -> int:
@@ -91,16 +150,24 @@ _DEVICE_METHODS: dict[str, tuple[str, Callable[[Any], Any]]] = {
 
 
 def _device_method(
-    devices: dict[int, BlockDevice], method: str, to_wit: Callable[[Any], Any]
+    devices: dict[int, BlockDevice], clock: _Clock, method: str, to_wit: Callable[[Any], Any]
 ) -> Callable[..., Any]:
     def call(store: Any, this: ResourceAny, *args: Any) -> Any:
         device = devices[this.to_host(store).rep]
+        start = time.monotonic()
         try:
             return to_wit(getattr(device, method)(*args))
         except DeviceError as error:
             # The `result`'s error. Any other exception traps the guest, and the call that
             # entered it raises that exception: a bug in the device, not a refusal.
             return _wit.device_error_to_wit(error)
+        finally:
+            # The device's time is the host's, not the guest's: out of the budget, and the
+            # deadline (relative to the engine's epoch, which went on meanwhile) re-armed for
+            # what the guest has left. `store` is a `StoreContext`, which has no
+            # `set_epoch_deadline` of its own; `Store`'s takes any context.
+            clock.device += time.monotonic() - start
+            Store.set_epoch_deadline(store, clock.ticks())  # type: ignore[arg-type]
 
     return call
 
@@ -146,9 +213,31 @@ class Partitioner:
     :class:`~blockpart.DeviceError`) leaves the instance unusable: make a new one.
 
     ``component`` is the partitioner's file, by default the one in the package.
+
+    The instance is bounded as the Rust host bounds one: ``memory_limit`` bytes of linear memory
+    (256 MiB; tables 10 000 elements) and ``time_limit`` seconds of the guest's own execution
+    per call (10 s; the time its device requests take is not counted), ``None`` for no limit.
+    A guest past a limit traps: the call raises :class:`wasmtime.WasmtimeError` (``wasm trap:
+    interrupt`` for the time limit), as any trap does, and the instance is done.
     """
 
-    def __init__(self, component: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        component: str | os.PathLike[str] | None = None,
+        *,
+        memory_limit: int | None = MEMORY_LIMIT,
+        time_limit: float | None = TIME_LIMIT,
+    ) -> None:
+        if memory_limit is not None and (
+            not isinstance(memory_limit, int) or isinstance(memory_limit, bool) or memory_limit < 0
+        ):
+            raise ValueError(f"memory_limit must be a number of bytes or None, not {memory_limit!r}")
+        if time_limit is not None and (
+            isinstance(time_limit, bool)
+            or not isinstance(time_limit, (int, float))
+            or not time_limit >= 0
+        ):
+            raise ValueError(f"time_limit must be a number of seconds or None, not {time_limit!r}")
         path = Path(component) if component is not None else COMPONENT
         if not path.is_file():
             raise FileNotFoundError(
@@ -158,6 +247,11 @@ class Partitioner:
             )
         engine, component_ = _compiled(str(path.resolve()))
         self._store = Store(engine)
+        self._store.set_limits(
+            memory_size=-1 if memory_limit is None else memory_limit,
+            table_elements=TABLE_ELEMENTS,
+        )
+        self._clock = _Clock(None if time_limit is None else float(time_limit))
         # The devices handed over and not yet dropped by the guest, by the `rep` they have
         # there. Reps are never reused: a stale one finds nothing.
         self._devices: dict[int, BlockDevice] = {}
@@ -170,8 +264,9 @@ class Partitioner:
                 )
                 for name, (method, to_wit) in _DEVICE_METHODS.items():
                     block_device.add_func(
-                        f"[method]device.{name}", _device_method(self._devices, method, to_wit)
+                        f"[method]device.{name}", _device_method(self._devices, self._clock, method, to_wit)
                     )
+        self._clock.arm(self._store)
         instance = linker.instantiate(self._store, component_)
 
         def export(interface: str, name: str) -> Func:
@@ -188,6 +283,7 @@ class Partitioner:
     def _invoke(self, name: str, *args: Any) -> Any:
         """Calls the export ``name`` and returns its result, as wasmtime-py gives it."""
         # wasmtime-py 50 runs the post-return itself; 39 needed `post_return` after each call.
+        self._clock.arm(self._store)
         return self._funcs[name](self._store, *args)
 
     def _call(self, name: str, *args: Any) -> Any:
@@ -314,6 +410,8 @@ class Partition:
         """Drops the partition's handle; dropping twice does nothing."""
         handle, self._handle = self._handle, None
         if handle is not None:
+            # The guest's destructor runs: a call like any other, with its own time budget.
+            self._partitioner._clock.arm(self._partitioner._store)
             handle.drop(self._partitioner._store)
 
     def __enter__(self) -> Partition:

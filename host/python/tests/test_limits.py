@@ -1,0 +1,71 @@
+"""The limits a `Partitioner` puts on its instance, as the Rust host's: memory and time."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from wasmtime import WasmtimeError
+
+from blockpart import Info, MemoryDevice, Partitioner
+
+from conftest import pattern
+
+#: The repository's root, where cargo builds the hostile component.
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def hostile() -> Path:
+    """The newest `blockpart_hostile.component.wasm` cargo built, or skip."""
+    built = sorted(
+        ROOT.glob("target/*/build/blockpart-test-artifacts-*/out/blockpart_hostile.component.wasm"),
+        key=lambda path: path.stat().st_mtime,
+    )
+    if not built:
+        pytest.skip("`cargo build --release -p blockpart-test-artifacts` builds the hostile guest")
+    return built[-1]
+
+
+def test_a_read_past_the_memory_limit_traps_and_a_fresh_partitioner_works() -> None:
+    length = 2 << 20
+    disk = bytearray(pattern(length))
+    whole = Partitioner(memory_limit=2 << 20).whole(MemoryDevice(disk))
+    assert whole.read(0, 512) == disk[:512]  # small requests fit
+    with pytest.raises(WasmtimeError, match="wasm trap"):
+        whole.read(0, length)
+    assert Partitioner().whole(MemoryDevice(disk)).read(0, length) == disk
+
+
+def test_the_time_limit_stops_a_guest_that_loops_and_a_fresh_partitioner_works() -> None:
+    disk = bytearray(b"L" + bytes(8 * 512 - 1))  # first byte 'L': the hostile `read` loops
+    whole = Partitioner(component=hostile(), time_limit=0.2).whole(MemoryDevice(disk))
+    start = time.monotonic()
+    with pytest.raises(WasmtimeError, match="wasm trap: interrupt"):
+        whole.read(0, 512)
+    assert 0.2 <= time.monotonic() - start < 5
+    assert Partitioner().whole(MemoryDevice(disk)).info() == Info(True, 512, 8)
+
+
+class SlowDevice(MemoryDevice):
+    def _read(self, offset: int, length: int) -> bytes:
+        time.sleep(0.3)
+        return super()._read(offset, length)
+
+
+def test_the_time_a_device_takes_is_not_the_guests() -> None:
+    disk = bytearray(pattern(8 * 512))
+    whole = Partitioner(time_limit=0.1).whole(SlowDevice(disk))
+    assert whole.read(0, 1024) == disk[:1024]  # 0.3 s in the device, well within 0.1 s of guest
+
+
+def test_limits_are_keywords_and_checked() -> None:
+    with pytest.raises(TypeError):
+        Partitioner(None, 1 << 20)  # type: ignore[misc]
+    with pytest.raises(ValueError, match="memory_limit"):
+        Partitioner(memory_limit=-1)
+    with pytest.raises(ValueError, match="time_limit"):
+        Partitioner(time_limit=float("nan"))
+    assert Partitioner(memory_limit=None, time_limit=None).whole(
+        MemoryDevice(bytearray(512))
+    ).info() == Info(True, 512, 1)

@@ -119,6 +119,8 @@ impl Runtime {
         let state = State {
             limits: self.limits.store_limits(),
             clock: self.clock.clone(),
+            // Instantiating runs guest code too: its time counts from now.
+            call_started: self.clock.now(),
             ..State::default()
         };
         let mut store = Store::new(&self.engine, state);

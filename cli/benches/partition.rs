@@ -114,15 +114,20 @@ fn start(c: &mut Criterion) {
     });
     group.finish();
 
-    // The floor under every request: one call into the guest that moves no data, and one that
-    // also calls back into the host (a read of one sector).
+    // The floor under every request: one call into the guest that moves no data, a mapped read
+    // of one sector (one call in, the host reads), and a read of one sector through the guest
+    // (one call in, one back out to the device, the bytes copied twice).
     let mut group = c.benchmark_group("call");
     let mut instance = runtime.instantiate().unwrap();
     let device = FileDevice::open(disk.path(), SectorSize::B512, true).unwrap();
     let whole = instance.whole(device).unwrap();
     group.bench_function("get-offset", |b| b.iter(|| instance.offset(whole).unwrap()));
+    let mut sector = [0; 512];
     group.bench_function("read-512", |b| {
-        b.iter(|| instance.read(whole, 0, 512).unwrap())
+        b.iter(|| instance.read(whole, 0, &mut sector).unwrap());
+    });
+    group.bench_function("read-list-512", |b| {
+        b.iter(|| instance.read_list(whole, 0, 512).unwrap())
     });
     group.finish();
 }
@@ -131,7 +136,9 @@ fn first_read(runtime: &Runtime, disk: &Path) -> Vec<u8> {
     let mut instance = runtime.instantiate().unwrap();
     let device = FileDevice::open(disk, SectorSize::B512, true).unwrap();
     let whole = instance.whole(device).unwrap();
-    instance.read(whole, 0, 512).unwrap()
+    let mut sector = vec![0; 512];
+    instance.read(whole, 0, &mut sector).unwrap();
+    sector
 }
 
 fn main() {

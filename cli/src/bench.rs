@@ -1,10 +1,14 @@
-//! What the component boundary costs: the same requests on the same file, made three ways.
+//! What the component boundary costs: the same requests on the same file, made four ways.
 //!
 //! [`Via::Native`] is `pread`/`pwrite` on the file into one reused buffer, the baseline; a
 //! Linux partition or `losetup --offset` costs no more. [`Via::Device`] calls the host's
-//! [`FileDevice`] directly, no Wasm. [`Via::Partition`] goes host -> guest partition -> host
-//! device and back, as every user of the component does. `cargo bench` (criterion) and
-//! `blockpart bench` both drive these.
+//! [`FileDevice`] directly, no Wasm. [`Via::Partition`] is [`Instance::read`] and
+//! [`Instance::write`]: the guest checks and maps each request (one call into it), the host
+//! moves the bytes between the file and the same reused buffer. [`Via::Lists`] is the path
+//! through the guest's memory (`partition.read` and `write` with `list<u8>`, the only one
+//! before the contract's 0.2.0): host -> guest partition -> host device and back, every byte
+//! copied into the guest and out. `cargo bench` (criterion) and `blockpart bench` both drive
+//! these.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -27,13 +31,16 @@ pub enum Via {
     Native,
     /// The host's [`FileDevice`], called directly.
     Device,
-    /// A partition of the component over a [`FileDevice`].
+    /// A partition of the component over a [`FileDevice`], mapped: the bytes go around the
+    /// guest.
     Partition,
+    /// The same partition, the bytes through the guest as `list<u8>`s.
+    Lists,
 }
 
 impl Via {
     /// Every way, baseline first.
-    pub const ALL: [Via; 3] = [Via::Native, Via::Device, Via::Partition];
+    pub const ALL: [Via; 4] = [Via::Native, Via::Device, Via::Partition, Via::Lists];
 
     /// A short name, for tables and files.
     pub fn name(self) -> &'static str {
@@ -41,6 +48,7 @@ impl Via {
             Via::Native => "native",
             Via::Device => "device",
             Via::Partition => "partition",
+            Via::Lists => "lists",
         }
     }
 }
@@ -96,6 +104,7 @@ enum Kind {
     Native(File),
     Device(FileDevice),
     Partition(Box<Instance>, PartitionHandle),
+    Lists(Box<Instance>, PartitionHandle),
 }
 
 impl Target {
@@ -121,10 +130,14 @@ impl Target {
                     })?,
             ),
             Via::Device => Kind::Device(device()?),
-            Via::Partition => {
+            Via::Partition | Via::Lists => {
                 let mut instance = runtime.instantiate().map_err(Error::Guest)?;
                 let whole = instance.whole(device()?)?;
-                Kind::Partition(Box::new(instance), whole)
+                if via == Via::Lists {
+                    Kind::Lists(Box::new(instance), whole)
+                } else {
+                    Kind::Partition(Box::new(instance), whole)
+                }
             }
         };
         let len = usize::try_from(request_bytes).map_err(|_| BenchError::Size(request_bytes))?;
@@ -154,10 +167,16 @@ impl Target {
             }
             (Kind::Device(device), Op::Write) => device.write(sector, &self.buffer)?,
             (Kind::Partition(instance, part), Op::Read) => {
-                std::hint::black_box(instance.read(*part, sector, len)?);
+                instance.read(*part, sector, &mut self.buffer)?;
             }
             (Kind::Partition(instance, part), Op::Write) => {
                 instance.write(*part, sector, &self.buffer)?;
+            }
+            (Kind::Lists(instance, part), Op::Read) => {
+                std::hint::black_box(instance.read_list(*part, sector, len)?);
+            }
+            (Kind::Lists(instance, part), Op::Write) => {
+                instance.write_list(*part, sector, &self.buffer)?;
             }
         }
         Ok(())

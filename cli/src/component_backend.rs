@@ -4,7 +4,8 @@
 use std::io::Write;
 
 use blockpart_conformance::{
-    Backend, Disk, DiskSpec, Error as PartitionError, Handles, Info, Part, Table, TableError,
+    Backend, Direction, Disk, DiskSpec, Error as PartitionError, Handles, Info, Part, Table,
+    TableError,
 };
 use blockpart_core::SectorSize;
 use tempfile::NamedTempFile;
@@ -106,10 +107,36 @@ impl Disk for ComponentDisk {
     }
 
     fn read(&mut self, part: Part, start: u64, len: u64) -> Result<Vec<u8>, PartitionError> {
-        answer(self.instance.read(*self.parts.get(part), start, len))
+        answer(self.instance.read_list(*self.parts.get(part), start, len))
     }
 
     fn write(&mut self, part: Part, start: u64, data: &[u8]) -> Result<(), PartitionError> {
+        answer(self.instance.write_list(*self.parts.get(part), start, data))
+    }
+
+    fn map(
+        &mut self,
+        part: Part,
+        direction: Direction,
+        start: u64,
+        len: u64,
+    ) -> Result<u64, PartitionError> {
+        answer(
+            self.instance
+                .map(*self.parts.get(part), direction, start, len),
+        )
+    }
+
+    fn read_mapped(
+        &mut self,
+        part: Part,
+        start: u64,
+        buf: &mut [u8],
+    ) -> Result<(), PartitionError> {
+        answer(self.instance.read(*self.parts.get(part), start, buf))
+    }
+
+    fn write_mapped(&mut self, part: Part, start: u64, data: &[u8]) -> Result<(), PartitionError> {
         answer(self.instance.write(*self.parts.get(part), start, data))
     }
 

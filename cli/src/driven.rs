@@ -26,7 +26,7 @@
 //!
 //! | op | fields | `ok` value |
 //! | --- | --- | --- |
-//! | `hello` | `protocol`: 1 | `{protocol, host}`: the driver's version and a line naming the host |
+//! | `hello` | `protocol`: 2 | `{protocol, host}`: the driver's version and a line naming the host |
 //! | `disk` | `path`, `sectorSize`, `readOnly` | a disk id: a file the suite made, and a fresh partitioner instance for it |
 //! | `whole` | `disk` | a partition id; the partitioner gets a fresh device over the file |
 //! | `connect` | `disk`, `firstSectors` | `[id, id]`; a fresh device, as for `whole` |
@@ -35,6 +35,9 @@
 //! | `get-offset`, `info` | `part` | a u64; `{readWrite, sectorSize, sizeSectors}` |
 //! | `read` | `part`, `sectorStart`, `len` | the bytes |
 //! | `write` | `part`, `sectorStart`, `data` | `null` |
+//! | `map` | `part`, `direction` (`"read"` or `"write"`), `sectorStart`, `len` | the device sector, a u64 (`partition.map`) |
+//! | `read-mapped` | `part`, `sectorStart`, `len` | the bytes: the host's own mapped read (`partition.map`, then its device fills a buffer of `len` bytes) |
+//! | `write-mapped` | `part`, `sectorStart`, `data` | `null`: the host's own mapped write |
 //! | `flush`, `disconnect` | `part` | `null` |
 //! | `discard`, `write-zeroes` | `part`, `sectorStart`, `sectors` | `null` |
 //! | `drop` | `part` | `null`: the partition handle is dropped |
@@ -63,8 +66,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use blockpart_conformance::{
-    Backend, DeviceBackend, DeviceError, Disk, DiskSpec, Error, Handles, Info, Part, Table,
-    TableError, TestDevice,
+    Backend, DeviceBackend, DeviceError, Direction, Disk, DiskSpec, Error, Handles, Info, Part,
+    Table, TableError, TestDevice,
 };
 use blockpart_core::BlockDevice;
 use serde_json::{Value, json};
@@ -73,7 +76,7 @@ use tempfile::NamedTempFile;
 use connection::Connection;
 
 /// The protocol version spoken here.
-const PROTOCOL: u64 = 1;
+const PROTOCOL: u64 = 2;
 
 /// How long a reply is awaited by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -292,6 +295,53 @@ impl Disk for DrivenDisk {
             "data": wire::from_bytes(data),
         });
         self.call("write", args, wire::unit)
+    }
+
+    fn map(
+        &mut self,
+        part: Part,
+        direction: Direction,
+        start: u64,
+        len: u64,
+    ) -> Result<u64, Error> {
+        let direction = match direction {
+            Direction::Read => "read",
+            Direction::Write => "write",
+        };
+        let args = json!({
+            "part": self.part(part),
+            "direction": direction,
+            "sectorStart": wire::from_u64(start),
+            "len": wire::from_u64(len),
+        });
+        self.call("map", args, wire::u64)
+    }
+
+    fn read_mapped(&mut self, part: Part, start: u64, buf: &mut [u8]) -> Result<(), Error> {
+        let args = json!({
+            "part": self.part(part),
+            "sectorStart": wire::from_u64(start),
+            "len": wire::from_u64(u64::try_from(buf.len()).unwrap_or(u64::MAX)),
+        });
+        let data = self.call("read-mapped", args, wire::bytes)?;
+        if data.len() != buf.len() {
+            panic!(
+                "the driver read {} bytes into a buffer of {}",
+                data.len(),
+                buf.len()
+            );
+        }
+        buf.copy_from_slice(&data);
+        Ok(())
+    }
+
+    fn write_mapped(&mut self, part: Part, start: u64, data: &[u8]) -> Result<(), Error> {
+        let args = json!({
+            "part": self.part(part),
+            "sectorStart": wire::from_u64(start),
+            "data": wire::from_bytes(data),
+        });
+        self.call("write-mapped", args, wire::unit)
     }
 
     fn flush(&mut self, part: Part) -> Result<(), Error> {
@@ -521,7 +571,7 @@ mod tests {
 
     use super::*;
 
-    const HELLO: &str = r#"read line; echo '{"ok":{"protocol":1,"host":"a fake host"}}'"#;
+    const HELLO: &str = r#"read line; echo '{"ok":{"protocol":2,"host":"a fake host"}}'"#;
 
     const SPEC: DiskSpec = DiskSpec {
         sector_size: 512,

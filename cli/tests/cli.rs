@@ -321,7 +321,7 @@ fn close(a: f64, b: f64, what: &str) {
 }
 
 #[test]
-fn bench_reports_every_workload_three_ways_consistently_and_a_read_only_run_changes_nothing() {
+fn bench_reports_every_workload_four_ways_consistently_and_a_read_only_run_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("disk.img");
     let image: Vec<u8> = (0..=250u8).cycle().take(2 << 20).collect();
@@ -375,11 +375,11 @@ fn bench_reports_every_workload_three_ways_consistently_and_a_read_only_run_chan
         };
         assert!(rows.insert(key, row).is_none(), "{line} is there twice");
     }
-    // Every workload (two patterns, four sizes), each measured the three ways, and no more.
+    // Every workload (two patterns, four sizes), each measured the four ways, and no more.
     let mut expected = Vec::new();
     for pattern in ["random", "sequential"] {
         for size in [512, 4096, 65536, 1 << 20] {
-            for via in ["device", "native", "partition"] {
+            for via in ["device", "lists", "native", "partition"] {
                 expected.push((pattern.to_owned(), size, via.to_owned()));
             }
         }

@@ -4,7 +4,9 @@
 use std::sync::OnceLock;
 
 use blockpart_cli::ComponentBackend;
-use blockpart_conformance::{CASES, SECTOR_SIZES, TABLE_CASES, random, run_case, run_table_case};
+use blockpart_conformance::{
+    CASES, DataPath, Mapped, SECTOR_SIZES, TABLE_CASES, random, run_case, run_table_case,
+};
 use blockpart_host::Runtime;
 use libtest_mimic::{Arguments, Trial};
 
@@ -15,20 +17,35 @@ fn backend() -> ComponentBackend {
     ComponentBackend::new(runtime.clone())
 }
 
-fn component_agrees_with_model(sector_size: u32) -> Trial {
+fn component_agrees_with_model(sector_size: u32, path: DataPath) -> Trial {
     Trial::test(
-        format!("random::{sector_size}::component_agrees_with_model"),
-        move || Ok(random::agrees_with_model(&backend(), sector_size, 256)?),
+        format!(
+            "random::{sector_size}::{}::component_agrees_with_model",
+            path.name()
+        ),
+        move || {
+            Ok(match path {
+                DataPath::Lists => random::agrees_with_model(&backend(), sector_size, 256),
+                DataPath::Mapped => {
+                    random::agrees_with_model(&Mapped(&backend()), sector_size, 256)
+                }
+            }?)
+        },
     )
 }
 
 fn main() {
     let cases = CASES.iter().flat_map(|case| {
-        SECTOR_SIZES.map(|sector_size| {
-            Trial::test(
-                format!("component::{sector_size}::{}", case.name),
-                move || Ok(run_case(case, &backend(), sector_size)?),
-            )
+        SECTOR_SIZES.into_iter().flat_map(move |sector_size| {
+            DataPath::ALL.map(|path| {
+                let name = format!("component::{sector_size}::{}::{}", path.name(), case.name);
+                Trial::test(name, move || {
+                    Ok(match path {
+                        DataPath::Lists => run_case(case, &backend(), sector_size),
+                        DataPath::Mapped => run_case(case, &Mapped(&backend()), sector_size),
+                    }?)
+                })
+            })
         })
     });
     let tables = TABLE_CASES.iter().flat_map(|case| {
@@ -41,7 +58,9 @@ fn main() {
     });
     let trials = cases
         .chain(tables)
-        .chain(SECTOR_SIZES.map(component_agrees_with_model))
+        .chain(SECTOR_SIZES.into_iter().flat_map(|sector_size| {
+            DataPath::ALL.map(|path| component_agrees_with_model(sector_size, path))
+        }))
         .collect();
     libtest_mimic::run(&Arguments::from_args(), trials).exit();
 }

@@ -39,6 +39,22 @@ pub trait BlockDevice {
     fn info(&self) -> Info;
     /// Reads `len` bytes from sector `sector_start`; must return exactly `len` bytes.
     fn read(&self, sector_start: u64, len: u64) -> Result<Vec<u8>, DeviceError>;
+    /// Reads `buf.len()` bytes from sector `sector_start` into `buf`, with the checks of
+    /// [`read`](Self::read). On error `buf` may hold part of the data.
+    ///
+    /// The default reads and copies; a device that can fill `buf` directly should.
+    fn read_into(&self, sector_start: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+        let len = u64::try_from(buf.len()).map_err(|_| DeviceError::OutOfBounds)?;
+        let data = self.read(sector_start, len)?;
+        if data.len() != buf.len() {
+            return Err(DeviceError::Io(format!(
+                "asked for {len} bytes, the device read {}",
+                data.len()
+            )));
+        }
+        buf.copy_from_slice(&data);
+        Ok(())
+    }
     /// Writes `data` from sector `sector_start`.
     fn write(&self, sector_start: u64, data: &[u8]) -> Result<(), DeviceError>;
     /// Makes every completed write durable.

@@ -206,6 +206,12 @@ impl<D: BlockDevice> BlockDevice for FaultyDevice<D> {
         self.inner.read(sector_start, len)
     }
 
+    fn read_into(&self, sector_start: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+        let len = u64::try_from(buf.len()).unwrap_or(u64::MAX);
+        self.admit(Op::Read, sector_start, self.sectors_in(len))?;
+        self.inner.read_into(sector_start, buf)
+    }
+
     fn write(&self, sector_start: u64, data: &[u8]) -> Result<(), DeviceError> {
         let len = u64::try_from(data.len()).unwrap_or(u64::MAX);
         self.admit(Op::Write, sector_start, self.sectors_in(len))?;

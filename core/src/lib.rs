@@ -29,7 +29,7 @@ pub use extent::{Extent, OutOfBounds};
 pub use faulty_device::FaultyDevice;
 pub use geometry::Geometry;
 pub use mem_device::MemDevice;
-pub use partition::{MAX_TRANSFER_BYTES, Partition};
+pub use partition::{Direction, MAX_TRANSFER_BYTES, Partition};
 pub use sector_size::SectorSize;
 pub use table::{Entry, Label, MAX_ENTRIES, MAX_NAME_BYTES, PartitionType, Table, TableError};
 pub use uuid::Uuid;

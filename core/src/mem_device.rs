@@ -60,6 +60,14 @@ impl BlockDevice for MemDevice {
         Ok(bytes.get(range).ok_or(DeviceError::OutOfBounds)?.to_vec())
     }
 
+    fn read_into(&self, sector_start: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+        let len = u64::try_from(buf.len()).map_err(|_| DeviceError::OutOfBounds)?;
+        let range = index_range(self.geometry.transfer(sector_start, len)?, len)?;
+        let bytes = self.bytes.borrow();
+        buf.copy_from_slice(bytes.get(range).ok_or(DeviceError::OutOfBounds)?);
+        Ok(())
+    }
+
     fn write(&self, sector_start: u64, data: &[u8]) -> Result<(), DeviceError> {
         self.geometry.writable()?;
         let len = u64::try_from(data.len()).map_err(|_| DeviceError::OutOfBounds)?;

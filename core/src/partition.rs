@@ -10,6 +10,15 @@ use crate::{BlockDevice, Error, Extent, Info, SectorSize};
 /// an error rather than an out-of-memory trap. Larger copies are split by the caller.
 pub const MAX_TRANSFER_BYTES: u64 = 64 << 20;
 
+/// Which way a transfer moves bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// From the device to the caller.
+    Read,
+    /// From the caller to the device.
+    Write,
+}
+
 /// A range of a device's sectors, usable as a block device.
 ///
 /// Positions given to a partition are relative to its first sector. Requests are checked in this
@@ -103,6 +112,17 @@ impl<D: BlockDevice> Partition<D> {
             device.write(at.start(), data)?;
         }
         Ok(())
+    }
+
+    /// Checks a read (or write) of `len` bytes from sector `start` as [`Partition::read`] (or
+    /// [`Partition::write`]) does, and returns the device sector where it lands, without
+    /// making it: for a caller that holds the device and moves the bytes itself.
+    pub fn map(&self, direction: Direction, start: u64, len: u64) -> Result<u64, Error> {
+        if direction == Direction::Write {
+            self.writable()?;
+        }
+        let (_, at) = self.transfer(start, len)?;
+        Ok(at.start())
     }
 
     /// Flushes the device.

@@ -86,6 +86,15 @@ impl GuestPartition for Partition {
         Ok(self.0.borrow().write(sector_start, &data)?)
     }
 
+    fn map(
+        &self,
+        direction: wit::Direction,
+        sector_start: u64,
+        len: u64,
+    ) -> Result<u64, wit::Error> {
+        Ok(self.0.borrow().map(direction.into(), sector_start, len)?)
+    }
+
     fn flush(&self) -> Result<(), wit::Error> {
         Ok(self.0.borrow().flush()?)
     }

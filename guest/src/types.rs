@@ -15,6 +15,15 @@ impl From<core::Info> for wit::Info {
     }
 }
 
+impl From<wit::Direction> for core::Direction {
+    fn from(direction: wit::Direction) -> Self {
+        match direction {
+            wit::Direction::Read => Self::Read,
+            wit::Direction::Write => Self::Write,
+        }
+    }
+}
+
 impl From<wit::Info> for core::Info {
     fn from(info: wit::Info) -> Self {
         Self {

@@ -9,7 +9,10 @@
 //! let mut instance = runtime.instantiate()?;
 //! let disk = FileDevice::open("disk.img".as_ref(), SectorSize::B512, false)?;
 //! let (_boot, rest) = instance.connect(2048, disk)?;
-//! let first_sector = instance.read(rest, 0, 512)?;
+//! // Read into (and write from) your own buffers: the partitioner checks and maps each
+//! // request, the host moves the bytes; they never enter the guest.
+//! let mut first_sector = [0; 512];
+//! instance.read(rest, 0, &mut first_sector)?;
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 

@@ -1,8 +1,9 @@
 //! The Wasmtime side: the engine, the partitioner component, and typed calls into it.
 
+use std::collections::HashMap;
 use std::path::Path;
 
-use blockpart_core::{BlockDevice, DeviceError, Info};
+use blockpart_core::{BlockDevice, DeviceError, Direction, Info};
 use wasmtime::component::{
     Component, HasSelf, Linker, Resource, ResourceAny, ResourceTable, WasmList,
 };
@@ -34,8 +35,13 @@ use bindings::{Partitioner, PartitionerPre};
 /// The built-in partitioner component, as built from `guest/` by `build.rs`.
 pub const GUEST_COMPONENT: &[u8] = include_bytes!(env!("BLOCKPART_GUEST_COMPONENT"));
 
-/// A device handed to a guest: any [`BlockDevice`], owned by the store's resource table.
-pub struct Device(Box<dyn BlockDevice + Send>);
+/// A device handed to a guest: its key in [`State::devices`], where the host keeps it.
+pub struct Device(DeviceId);
+
+/// A device handed to an instance, named by the host. Keys are never reused, so a stale one
+/// finds nothing rather than another device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct DeviceId(u64);
 
 /// A compiled partitioner component, ready to be instantiated many times.
 #[derive(Clone)]
@@ -151,7 +157,7 @@ impl Runtime {
 }
 
 /// The imported interface whose `write` [`add_borrowing_write`] replaces.
-const BLOCK_DEVICE: &str = "blockpart:partition/block-device@0.1.0";
+const BLOCK_DEVICE: &str = "blockpart:partition/block-device@0.2.0";
 
 /// Replaces the device's `write` with one that writes the data straight from guest memory.
 /// The generated one copies it into a `Vec` first: one more pass over every byte written (a
@@ -163,7 +169,7 @@ fn add_borrowing_write(linker: &mut Linker<State>) -> wasmtime::Result<()> {
         |mut store: StoreContextMut<'_, State>,
          (device, sector_start, data): (Resource<Device>, u64, WasmList<u8>)| {
             let started = store.data().clock.now();
-            let device = &store.data().table.get(&device)?.0;
+            let device = store.data().device(&device)?;
             let written = device.write(sector_start, data.as_le_slice(&store));
             store.data_mut().done(started);
             Ok((written.map_err(wit::DeviceError::from),))
@@ -179,7 +185,10 @@ fn add_borrowing_write(linker: &mut Linker<State>) -> wasmtime::Result<()> {
 struct State {
     table: ResourceTable,
     limits: StoreLimits,
-    live_devices: usize,
+    /// The devices handed over and not yet dropped by the guest.
+    devices: HashMap<DeviceId, Box<dyn BlockDevice + Send>>,
+    /// The key of the next device handed over.
+    next_device: u64,
     device_requests: u64,
     clock: Clock,
     /// When the current call into the guest began.
@@ -189,6 +198,15 @@ struct State {
 }
 
 impl State {
+    /// The device behind the guest's handle; a handle that is not one traps.
+    fn device(&self, handle: &Resource<Device>) -> wasmtime::Result<&dyn BlockDevice> {
+        let id = self.table.get(handle)?.0;
+        match self.devices.get(&id) {
+            Some(device) => Ok(&**device),
+            None => Err(wasmtime::format_err!("device {id:?} was dropped")),
+        }
+    }
+
     /// Makes a request of `device`, its time kept apart from the guest's.
     fn request<T>(
         &mut self,
@@ -196,7 +214,7 @@ impl State {
         request: impl FnOnce(&dyn BlockDevice) -> Result<T, DeviceError>,
     ) -> wasmtime::Result<Result<T, wit::DeviceError>> {
         let started = self.clock.now();
-        let result = request(&*self.table.get(device)?.0);
+        let result = request(self.device(device)?);
         self.done(started);
         Ok(result.map_err(Into::into))
     }
@@ -220,7 +238,7 @@ impl block_device::Host for State {}
 
 impl block_device::HostDevice for State {
     fn info(&mut self, device: Resource<Device>) -> wasmtime::Result<wit::Info> {
-        Ok(self.table.get(&device)?.0.info().into())
+        Ok(self.device(&device)?.info().into())
     }
 
     fn read(
@@ -277,8 +295,8 @@ impl block_device::HostDevice for State {
     }
 
     fn drop(&mut self, device: Resource<Device>) -> wasmtime::Result<()> {
-        self.table.delete(device)?;
-        self.live_devices = self.live_devices.saturating_sub(1);
+        let id = self.table.delete(device)?.0;
+        self.devices.remove(&id);
         Ok(())
     }
 }
@@ -286,7 +304,22 @@ impl block_device::HostDevice for State {
 /// A partition handle of an [`Instance`]. Valid only in the instance that made it, until it is
 /// dropped with [`Instance::drop_partition`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PartitionHandle(ResourceAny);
+pub struct PartitionHandle {
+    resource: ResourceAny,
+    /// The device the host handed over for it: where [`Instance::read`] and
+    /// [`Instance::write`] move the bytes. Known to the host, never taken from the guest.
+    device: DeviceId,
+}
+
+impl PartitionHandle {
+    /// A partition the guest made from `parent`'s device.
+    fn of(resource: ResourceAny, parent: DeviceId) -> Self {
+        Self {
+            resource,
+            device: parent,
+        }
+    }
+}
 
 /// An instance of the partitioner: the guest's memory and the devices it was handed.
 ///
@@ -306,13 +339,13 @@ impl Instance {
         &mut self,
         device: impl BlockDevice + Send + 'static,
     ) -> Result<PartitionHandle, Error> {
-        let device = self.hand_over(device)?;
+        let (id, device) = self.hand_over(device)?;
         let whole = self
             .exports
             .partition()
             .call_whole(armed(&mut self.store, self.ticks), device)
             .map_err(guest("whole"))?;
-        Ok(PartitionHandle(whole?))
+        Ok(PartitionHandle::of(whole?, id))
     }
 
     /// `device` split at `first` sectors.
@@ -321,13 +354,13 @@ impl Instance {
         first: u64,
         device: impl BlockDevice + Send + 'static,
     ) -> Result<(PartitionHandle, PartitionHandle), Error> {
-        let device = self.hand_over(device)?;
+        let (id, device) = self.hand_over(device)?;
         let (a, b) = self
             .exports
             .partition()
             .call_connect(armed(&mut self.store, self.ticks), first, device)
             .map_err(guest("connect"))??;
-        Ok((PartitionHandle(a), PartitionHandle(b)))
+        Ok((PartitionHandle::of(a, id), PartitionHandle::of(b, id)))
     }
 
     /// `part` split at `first` sectors, relative to it.
@@ -339,9 +372,12 @@ impl Instance {
         let (a, b) = self
             .exports
             .partition()
-            .call_subpartition(armed(&mut self.store, self.ticks), part.0, first)
+            .call_subpartition(armed(&mut self.store, self.ticks), part.resource, first)
             .map_err(guest("subpartition"))??;
-        Ok((PartitionHandle(a), PartitionHandle(b)))
+        Ok((
+            PartitionHandle::of(a, part.device),
+            PartitionHandle::of(b, part.device),
+        ))
     }
 
     /// `sectors` sectors of `part` from `start`.
@@ -354,16 +390,21 @@ impl Instance {
         let slice = self
             .exports
             .partition()
-            .call_slice(armed(&mut self.store, self.ticks), part.0, start, sectors)
+            .call_slice(
+                armed(&mut self.store, self.ticks),
+                part.resource,
+                start,
+                sectors,
+            )
             .map_err(guest("slice"))??;
-        Ok(PartitionHandle(slice))
+        Ok(PartitionHandle::of(slice, part.device))
     }
 
     /// `part`'s first sector on its device.
     pub fn offset(&mut self, part: PartitionHandle) -> Result<u64, Error> {
         self.exports
             .partition()
-            .call_get_offset(armed(&mut self.store, self.ticks), part.0)
+            .call_get_offset(armed(&mut self.store, self.ticks), part.resource)
             .map_err(guest("get-offset"))
     }
 
@@ -372,18 +413,53 @@ impl Instance {
         let info = self
             .exports
             .partition()
-            .call_info(armed(&mut self.store, self.ticks), part.0)
+            .call_info(armed(&mut self.store, self.ticks), part.resource)
             .map_err(guest("info"))?;
         Ok(info.into())
     }
 
-    /// Reads `len` bytes of `part` from sector `start`. The guest's answer must be exactly
-    /// `len` bytes long.
-    pub fn read(&mut self, part: PartitionHandle, start: u64, len: u64) -> Result<Vec<u8>, Error> {
+    /// Reads `part` from sector `start` into `buf` (whole sectors, at most
+    /// [`MAX_TRANSFER_BYTES`](blockpart_core::MAX_TRANSFER_BYTES)).
+    ///
+    /// The guest checks the request and maps it onto the device (`partition.map`); the host
+    /// then reads the device straight into `buf`. The bytes never enter the guest, and a
+    /// refused request reads nothing. On a device error `buf` may hold part of the data.
+    pub fn read(&mut self, part: PartitionHandle, start: u64, buf: &mut [u8]) -> Result<(), Error> {
+        let Some(at) = self.mapped(part, Direction::Read, start, buf.len())? else {
+            return Ok(());
+        };
+        self.on_device(part, |device| device.read_into(at, buf))
+    }
+
+    /// Writes `data` (whole sectors, at most
+    /// [`MAX_TRANSFER_BYTES`](blockpart_core::MAX_TRANSFER_BYTES)) to `part` from sector
+    /// `start`, the way [`Instance::read`] reads: checked and mapped by the guest, written by
+    /// the host. A refused request writes nothing.
+    pub fn write(&mut self, part: PartitionHandle, start: u64, data: &[u8]) -> Result<(), Error> {
+        let Some(at) = self.mapped(part, Direction::Write, start, data.len())? else {
+            return Ok(());
+        };
+        self.on_device(part, |device| device.write(at, data))
+    }
+
+    /// Reads `len` bytes of `part` from sector `start` through the guest (`partition.read`,
+    /// which returns a `list<u8>`): the bytes pass through its memory. The guest's answer must
+    /// be exactly `len` bytes long.
+    pub fn read_list(
+        &mut self,
+        part: PartitionHandle,
+        start: u64,
+        len: u64,
+    ) -> Result<Vec<u8>, Error> {
         let data = self
             .exports
             .partition()
-            .call_read(armed(&mut self.store, self.ticks), part.0, start, len)
+            .call_read(
+                armed(&mut self.store, self.ticks),
+                part.resource,
+                start,
+                len,
+            )
             .map_err(guest("read"))??;
         if u64::try_from(data.len()).ok() != Some(len) {
             return Err(Error::Guest(wasmtime::format_err!(
@@ -394,12 +470,22 @@ impl Instance {
         Ok(data)
     }
 
-    /// Writes `data` to `part` from sector `start`.
-    pub fn write(&mut self, part: PartitionHandle, start: u64, data: &[u8]) -> Result<(), Error> {
+    /// Writes `data` to `part` from sector `start` through the guest (`partition.write`).
+    pub fn write_list(
+        &mut self,
+        part: PartitionHandle,
+        start: u64,
+        data: &[u8],
+    ) -> Result<(), Error> {
         Ok(self
             .exports
             .partition()
-            .call_write(armed(&mut self.store, self.ticks), part.0, start, data)
+            .call_write(
+                armed(&mut self.store, self.ticks),
+                part.resource,
+                start,
+                data,
+            )
             .map_err(guest("write"))??)
     }
 
@@ -408,7 +494,7 @@ impl Instance {
         Ok(self
             .exports
             .partition()
-            .call_flush(armed(&mut self.store, self.ticks), part.0)
+            .call_flush(armed(&mut self.store, self.ticks), part.resource)
             .map_err(guest("flush"))??)
     }
 
@@ -422,7 +508,12 @@ impl Instance {
         Ok(self
             .exports
             .partition()
-            .call_discard(armed(&mut self.store, self.ticks), part.0, start, sectors)
+            .call_discard(
+                armed(&mut self.store, self.ticks),
+                part.resource,
+                start,
+                sectors,
+            )
             .map_err(guest("discard"))??)
     }
 
@@ -436,7 +527,12 @@ impl Instance {
         Ok(self
             .exports
             .partition()
-            .call_write_zeroes(armed(&mut self.store, self.ticks), part.0, start, sectors)
+            .call_write_zeroes(
+                armed(&mut self.store, self.ticks),
+                part.resource,
+                start,
+                sectors,
+            )
             .map_err(guest("write-zeroes"))??)
     }
 
@@ -444,38 +540,100 @@ impl Instance {
     pub fn disconnect(&mut self, part: PartitionHandle) -> Result<(), Error> {
         self.exports
             .partition()
-            .call_disconnect(armed(&mut self.store, self.ticks), part.0)
+            .call_disconnect(armed(&mut self.store, self.ticks), part.resource)
             .map_err(guest("disconnect"))
     }
 
     /// Drops `part`; the guest drops its device with its last connected partition.
     pub fn drop_partition(&mut self, part: PartitionHandle) -> Result<(), Error> {
-        part.0
+        part.resource
             .resource_drop(armed(&mut self.store, self.ticks))
             .map_err(guest("drop"))
     }
 
     /// Devices handed to the guest and not yet dropped by it.
     pub fn live_devices(&self) -> usize {
-        self.store.data().live_devices
+        self.store.data().devices.len()
     }
 
-    /// Requests the guest has made of its devices (`info` aside).
+    /// Requests the devices have received for the guest's partitions: the guest's own (`info`
+    /// aside), and those the host made for [`Instance::read`] and [`Instance::write`].
     pub fn device_requests(&self) -> u64 {
         self.store.data().device_requests
+    }
+
+    /// `partition.map` alone: the device sector where the guest maps a read or write of `len`
+    /// bytes of `part` from sector `start`, checked as a read or write would be. What
+    /// [`Instance::read`] and [`Instance::write`] build on; it moves no byte.
+    pub fn map(
+        &mut self,
+        part: PartitionHandle,
+        direction: Direction,
+        start: u64,
+        len: u64,
+    ) -> Result<u64, Error> {
+        Ok(self
+            .exports
+            .partition()
+            .call_map(
+                armed(&mut self.store, self.ticks),
+                part.resource,
+                direction.into(),
+                start,
+                len,
+            )
+            .map_err(guest("map"))??)
+    }
+
+    /// [`Instance::map`] of a transfer of `len` bytes, or `None` for an empty one, which moves
+    /// nothing.
+    fn mapped(
+        &mut self,
+        part: PartitionHandle,
+        direction: Direction,
+        start: u64,
+        len: usize,
+    ) -> Result<Option<u64>, Error> {
+        // A length past u64 is too large for any partition: the guest refuses it as such.
+        let len = u64::try_from(len).unwrap_or(u64::MAX);
+        let at = self.map(part, direction, start, len)?;
+        Ok((len > 0).then_some(at))
+    }
+
+    /// Makes `request` of `part`'s device, counted as one of its requests. The device checks
+    /// it against its own bounds: a guest that maps a request elsewhere reaches no byte outside
+    /// the device it was handed.
+    fn on_device(
+        &mut self,
+        part: PartitionHandle,
+        request: impl FnOnce(&dyn BlockDevice) -> Result<(), DeviceError>,
+    ) -> Result<(), Error> {
+        let state = self.store.data_mut();
+        // The guest keeps the device as long as a partition of it is connected, and it
+        // mapped the request, so it said this one is.
+        let device = state.devices.get(&part.device).ok_or_else(|| {
+            Error::Guest(wasmtime::format_err!(
+                "mapped a request on a partition whose device it had dropped"
+            ))
+        })?;
+        let result = request(&**device);
+        state.device_requests = state.device_requests.saturating_add(1);
+        Ok(result.map_err(blockpart_core::Error::from)?)
     }
 
     fn hand_over(
         &mut self,
         device: impl BlockDevice + Send + 'static,
-    ) -> Result<Resource<Device>, Error> {
+    ) -> Result<(DeviceId, Resource<Device>), Error> {
         let state = self.store.data_mut();
-        let device = state
+        let id = DeviceId(state.next_device);
+        state.next_device = state.next_device.saturating_add(1);
+        let handle = state
             .table
-            .push(Device(Box::new(device)))
+            .push(Device(id))
             .map_err(wasmtime::Error::from)?;
-        state.live_devices = state.live_devices.saturating_add(1);
-        Ok(device)
+        state.devices.insert(id, Box::new(device));
+        Ok((id, handle))
     }
 }
 
@@ -510,8 +668,8 @@ mod tests {
         assert_eq!(
             imports,
             [
-                "blockpart:partition/types@0.1.0",
-                "blockpart:partition/block-device@0.1.0"
+                "blockpart:partition/types@0.2.0",
+                "blockpart:partition/block-device@0.2.0"
             ]
         );
     }

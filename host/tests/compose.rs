@@ -26,7 +26,7 @@ use exports::blockpart_examples::split_check::split_check::PartReport;
 
 /// The full name of interface `name` of the blockpart contract.
 fn interface(name: &str) -> String {
-    format!("blockpart:partition/{name}@0.1.0")
+    format!("blockpart:partition/{name}@0.2.0")
 }
 
 /// The RAM-disk provider's interface, from its own package.

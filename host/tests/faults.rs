@@ -72,17 +72,17 @@ fn a_failing_sector_is_reported_in_device_sectors() {
         bad_writes: Some(31..32),
         ..Faults::default()
     });
-    let error = device_error(s.instance.read(s.mid, 4, 512));
+    let error = device_error(s.instance.read_list(s.mid, 4, 512));
     assert_eq!(
         error,
         DeviceError::Io("injected fault: Read of sectors 20..+1".into())
     );
-    assert!(s.instance.read(s.mid, 5, 512).is_ok());
+    assert!(s.instance.read_list(s.mid, 5, 512).is_ok());
     // A read of several sectors that reaches the bad one fails whole.
-    device_error(s.instance.read(s.mid, 2, 4 * 512));
+    device_error(s.instance.read_list(s.mid, 2, 4 * 512));
 
     let before = std::fs::read(s.file.path()).unwrap();
-    let error = device_error(s.instance.write(s.mid, 15, &[9; 512]));
+    let error = device_error(s.instance.write_list(s.mid, 15, &[9; 512]));
     assert_eq!(
         error,
         DeviceError::Io("injected fault: Write of sectors 31..+1".into())
@@ -96,9 +96,9 @@ fn the_nth_request_fails_and_the_others_go_through() {
         fail_nth: Some(2),
         ..Faults::default()
     });
-    s.instance.write(s.mid, 0, &[1; 512]).unwrap();
-    device_error(s.instance.write(s.mid, 1, &[2; 512]));
-    s.instance.write(s.mid, 2, &[3; 512]).unwrap();
+    s.instance.write_list(s.mid, 0, &[1; 512]).unwrap();
+    device_error(s.instance.write_list(s.mid, 1, &[2; 512]));
+    s.instance.write_list(s.mid, 2, &[3; 512]).unwrap();
     let file = std::fs::read(s.file.path()).unwrap();
     assert_eq!(file[16 * 512], 1);
     assert_eq!(
@@ -115,10 +115,10 @@ fn a_device_that_disconnects_midway_fails_every_later_request() {
         disconnect_at: Some(2),
         ..Faults::default()
     });
-    assert!(s.instance.read(s.mid, 0, 512).is_ok());
+    assert!(s.instance.read_list(s.mid, 0, 512).is_ok());
     for _ in 0..3 {
         assert_eq!(
-            device_error(s.instance.read(s.mid, 0, 512)),
+            device_error(s.instance.read_list(s.mid, 0, 512)),
             DeviceError::Disconnected
         );
     }
@@ -189,9 +189,9 @@ proptest! {
         let before = checksum(s.file.path());
         for request in requests {
             let result = match request {
-                Request::Read(start, n) => s.instance.read(s.mid, start, n * 512).map(drop),
+                Request::Read(start, n) => s.instance.read_list(s.mid, start, n * 512).map(drop),
                 Request::Write(start, n, byte) => {
-                    s.instance.write(s.mid, start, &vec![byte; n as usize * 512])
+                    s.instance.write_list(s.mid, start, &vec![byte; n as usize * 512])
                 }
                 Request::Discard(start, n) => s.instance.discard(s.mid, start, n),
                 Request::WriteZeroes(start, n) => s.instance.write_zeroes(s.mid, start, n),
@@ -214,7 +214,7 @@ proptest! {
 #[test]
 fn flush_reaches_the_device_after_the_writes_before_it() {
     let mut s = setup(Faults::default());
-    s.instance.write(s.mid, 0, &[1; 512]).unwrap();
+    s.instance.write_list(s.mid, 0, &[1; 512]).unwrap();
     s.instance.flush(s.mid).unwrap();
     let ops: Vec<Op> = s.log.requests().iter().map(|request| request.op).collect();
     assert_eq!(ops, [Op::Write, Op::Flush]);
@@ -240,9 +240,9 @@ fn a_slow_device_does_not_count_against_the_guests_time_limit() {
     let mut instance = runtime.instantiate().unwrap();
     let whole = instance.whole(device).unwrap();
     let data = vec![0x5a; 1024];
-    instance.write(whole, 3, &data).unwrap();
+    instance.write_list(whole, 3, &data).unwrap();
     instance.flush(whole).unwrap();
-    assert_eq!(instance.read(whole, 3, 1024).unwrap(), data);
+    assert_eq!(instance.read_list(whole, 3, 1024).unwrap(), data);
     assert_eq!(log.request_count(), 3);
     assert_eq!(
         std::fs::read(file.path()).unwrap()[3 * 512..5 * 512],

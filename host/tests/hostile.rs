@@ -1,8 +1,8 @@
 //! A guest that misbehaves on purpose (`hostile/`): every misbehaviour must come back as an
 //! error for that call, never a panic or a hang of the host, and a fresh instance must work.
-//! A guest that goes around its partition and calls the device out of bounds is refused by the
-//! device, and no byte of the file changes. And the memory limit every guest runs under: high
-//! enough for the largest transfer.
+//! A guest that goes around its partition and calls the device out of bounds, or maps a
+//! request there, is refused by the device, and no byte of the file changes. And the memory
+//! limit every guest runs under: high enough for the largest transfer through it.
 //!
 //! [`expected`] says what the host must make of each mode of the guest, and each test below
 //! takes the modes of one kind from it: a mode added to the guest is run by a test, or this
@@ -20,7 +20,7 @@
 use std::time::Duration;
 
 use blockpart_core::faulty_device::{Faults, Op, Request};
-use blockpart_core::{DeviceError, Error as PartitionError, FaultyDevice, SectorSize};
+use blockpart_core::{DeviceError, Direction, Error as PartitionError, FaultyDevice, SectorSize};
 use blockpart_host::{Error, FileDevice, Limits, Runtime};
 use blockpart_test_artifacts::hostile::{
     BAD_DISK_GUID, BAD_ENTRY_GUID, Mode, TOO_LONG_NAME, TOO_MANY_ENTRIES,
@@ -30,7 +30,7 @@ use tempfile::NamedTempFile;
 /// What the host must make of a mode of the hostile guest.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Expect {
-    /// `read` fails as a trap whose message has this in it.
+    /// `read` and `map` fail as a trap whose message has this in it.
     Trap(&'static str),
     /// `read` returns this many bytes for 512, and the host refuses them.
     WrongLength(usize),
@@ -41,6 +41,11 @@ enum Expect {
     /// `read` sends the device this request itself (in device sectors, on a disk of
     /// [`SECTORS`]), and the device refuses it with this error.
     DeviceRefuses(Op, u64, u64, DeviceError),
+    /// `map` maps a transfer of this many sectors to this device sector, and the device
+    /// refuses the host's request there with this error.
+    DeviceRefusesMapped(Direction, u64, u64, DeviceError),
+    /// `map` maps a request onto a device the guest has dropped: a guest failure.
+    MapsADroppedDevice,
     /// `partition-table.read` returns this text as a GUID, and the host refuses it.
     BadGuid(&'static str),
     /// `partition-table.read` returns more than a disk can hold, and the host refuses it with a
@@ -75,6 +80,13 @@ fn expected(mode: Mode) -> Expect {
         Mode::BadEntryGuid => Expect::BadGuid(BAD_ENTRY_GUID),
         Mode::TooManyEntries => Expect::Oversized("131073 entries; a table has at most 131072"),
         Mode::TooLongName => Expect::Oversized("a name of 109 bytes"),
+        Mode::MapPastEnd => Expect::DeviceRefusesMapped(Direction::Read, SECTORS, 1, OutOfBounds),
+        Mode::MapAtMax => Expect::DeviceRefusesMapped(Direction::Write, u64::MAX, 1, OutOfBounds),
+        Mode::MapAcrossEnd => {
+            Expect::DeviceRefusesMapped(Direction::Write, SECTORS - 1, 2, OutOfBounds)
+        }
+        Mode::MapWriteReadOnly => Expect::DeviceRefusesMapped(Direction::Write, 0, 1, ReadOnly),
+        Mode::MapAfterDrop => Expect::MapsADroppedDevice,
         Mode::Honest => Expect::ReadsTheDisk,
     }
 }
@@ -145,7 +157,10 @@ fn fresh_instance_works(runtime: &Runtime) {
         let (_file, device) = disk(honest);
         let mut instance = runtime.instantiate().unwrap();
         let whole = instance.whole(device).unwrap();
-        assert_eq!(instance.read(whole, 0, 512).unwrap()[..2], [honest, 1]);
+        assert_eq!(instance.read_list(whole, 0, 512).unwrap()[..2], [honest, 1]);
+        let mut sector = [0; 512];
+        instance.read(whole, 0, &mut sector).unwrap();
+        assert_eq!(sector[..2], [honest, 1]);
     }
 }
 
@@ -162,18 +177,28 @@ fn a_guest_that_traps_loops_or_exhausts_memory_or_stack_fails_that_call_only() {
         _ => None,
     });
     for (mode, expected) in traps {
-        let (_file, device) = disk(mode);
-        let mut instance = runtime.instantiate().unwrap();
-        let whole = instance.whole(device).unwrap();
-        let message = guest_error(instance.read(whole, 0, 512).unwrap_err());
-        assert!(
-            message.to_lowercase().contains(expected),
-            "{}: {message}",
-            char::from(mode)
-        );
-        // The broken instance keeps failing cleanly; the runtime still makes good ones.
-        assert!(matches!(instance.read(whole, 0, 512), Err(Error::Guest(_))));
-        fresh_instance_works(&runtime);
+        for mapped in [false, true] {
+            let (_file, device) = disk(mode);
+            let mut instance = runtime.instantiate().unwrap();
+            let whole = instance.whole(device).unwrap();
+            let mut sector = [0; 512];
+            let mut read = |instance: &mut blockpart_host::Instance| {
+                if mapped {
+                    instance.read(whole, 0, &mut sector)
+                } else {
+                    instance.read_list(whole, 0, 512).map(drop)
+                }
+            };
+            let message = guest_error(read(&mut instance).unwrap_err());
+            assert!(
+                message.to_lowercase().contains(expected),
+                "{} (mapped: {mapped}): {message}",
+                char::from(mode)
+            );
+            // The broken instance keeps failing cleanly; the runtime still makes good ones.
+            assert!(matches!(read(&mut instance), Err(Error::Guest(_))));
+            fresh_instance_works(&runtime);
+        }
     }
 }
 
@@ -188,7 +213,7 @@ fn a_read_of_the_wrong_length_is_refused() {
         let (_file, device) = disk(mode);
         let mut instance = runtime.instantiate().unwrap();
         let whole = instance.whole(device).unwrap();
-        let message = guest_error(instance.read(whole, 0, 512).unwrap_err());
+        let message = guest_error(instance.read_list(whole, 0, 512).unwrap_err());
         assert!(
             message.contains(&format!(
                 "asked for 512 bytes, the guest returned {returned}"
@@ -249,7 +274,7 @@ fn a_guest_that_calls_its_device_out_of_bounds_or_writes_a_read_only_one_is_refu
         let log = device.log();
         let mut instance = runtime.instantiate().unwrap();
         let whole = instance.whole(device).unwrap();
-        match instance.read(whole, 0, 512) {
+        match instance.read_list(whole, 0, 512) {
             Err(Error::Partition(PartitionError::Device(refused))) => {
                 assert_eq!(refused, error, "{name}");
             }
@@ -280,6 +305,70 @@ fn a_guest_that_calls_its_device_out_of_bounds_or_writes_a_read_only_one_is_refu
             crc32fast::hash(&before),
             "{name}: the file's bytes changed"
         );
+    }
+}
+
+#[test]
+fn a_request_the_guest_maps_out_of_bounds_or_onto_a_read_only_device_is_refused_by_it() {
+    let runtime = hostile();
+    let refused = modes_where(|expect| match expect {
+        Expect::DeviceRefusesMapped(direction, at, sectors, error) => {
+            Some((direction, at, sectors, error))
+        }
+        _ => None,
+    });
+    for (mode, (direction, at, sectors, error)) in refused {
+        let name = char::from(mode);
+        let (file, device) = disk_of(mode, error == DeviceError::ReadOnly);
+        let before = std::fs::read(file.path()).unwrap();
+        let device = FaultyDevice::new(device, Faults::default());
+        let log = device.log();
+        let mut instance = runtime.instantiate().unwrap();
+        let whole = instance.whole(device).unwrap();
+        let mut data = vec![0xEE; sectors as usize * 512];
+        let result = match direction {
+            Direction::Read => instance.read(whole, 0, &mut data),
+            Direction::Write => instance.write(whole, 0, &data),
+        };
+        match result {
+            Err(Error::Partition(PartitionError::Device(refused))) => {
+                assert_eq!(refused, error, "{name}");
+            }
+            other => panic!("{name}: expected the device to refuse with {error:?}, got {other:?}"),
+        }
+        // The host made the request where the guest mapped it, and the device refused it.
+        let op = match direction {
+            Direction::Read => Op::Read,
+            Direction::Write => Op::Write,
+        };
+        let request = Request {
+            op,
+            sector_start: at,
+            sectors,
+            failed: false,
+        };
+        assert_eq!(log.requests().last(), Some(&request), "{name}");
+        assert_eq!(
+            instance.device_requests(),
+            2,
+            "{name}: `whole`'s read, then this one"
+        );
+        let after = std::fs::read(file.path()).unwrap();
+        assert!(after == before, "{name}: the file changed");
+    }
+}
+
+#[test]
+fn a_request_mapped_onto_a_device_the_guest_dropped_is_a_guest_error() {
+    let runtime = hostile();
+    for (mode, ()) in modes_where(|expect| (expect == Expect::MapsADroppedDevice).then_some(())) {
+        let (_file, device) = disk(mode);
+        let mut instance = runtime.instantiate().unwrap();
+        let whole = instance.whole(device).unwrap();
+        assert_eq!(instance.live_devices(), 0);
+        let mut sector = [0; 512];
+        let message = guest_error(instance.read(whole, 0, &mut sector).unwrap_err());
+        assert!(message.contains("device it had dropped"), "{message}");
     }
 }
 
@@ -328,7 +417,15 @@ fn handles_used_oddly_by_the_host_are_errors() {
     let mut instance = runtime.instantiate().unwrap();
     let whole = instance.whole(device).unwrap();
     instance.drop_partition(whole).unwrap();
-    assert!(matches!(instance.read(whole, 0, 512), Err(Error::Guest(_))));
+    let mut sector = [0; 512];
+    assert!(matches!(
+        instance.read_list(whole, 0, 512),
+        Err(Error::Guest(_))
+    ));
+    assert!(matches!(
+        instance.read(whole, 0, &mut sector),
+        Err(Error::Guest(_))
+    ));
     assert!(matches!(
         instance.drop_partition(whole),
         Err(Error::Guest(_))
@@ -339,8 +436,16 @@ fn handles_used_oddly_by_the_host_are_errors() {
     let mut first = runtime.instantiate().unwrap();
     let mut second = runtime.instantiate().unwrap();
     let theirs = first.whole(device).unwrap();
-    assert!(matches!(second.read(theirs, 0, 512), Err(Error::Guest(_))));
-    assert_eq!(first.read(theirs, 0, 512).unwrap().len(), 512);
+    assert!(matches!(
+        second.read_list(theirs, 0, 512),
+        Err(Error::Guest(_))
+    ));
+    assert!(matches!(
+        second.read(theirs, 0, &mut sector),
+        Err(Error::Guest(_))
+    ));
+    assert_eq!(first.read_list(theirs, 0, 512).unwrap().len(), 512);
+    first.read(theirs, 0, &mut sector).unwrap();
 }
 
 /// A sparse disk of 65 MiB, for transfers of the largest size.
@@ -359,8 +464,8 @@ fn the_largest_transfer_fits_the_default_memory_limit() {
     let whole = instance.whole(device).unwrap();
     let largest = blockpart_core::MAX_TRANSFER_BYTES;
     let data = vec![7u8; largest as usize];
-    instance.write(whole, 1, &data).unwrap();
-    assert!(instance.read(whole, 1, largest).unwrap() == data);
+    instance.write_list(whole, 1, &data).unwrap();
+    assert!(instance.read_list(whole, 1, largest).unwrap() == data);
 }
 
 #[test]
@@ -372,11 +477,20 @@ fn a_memory_limit_below_a_transfer_fails_that_transfer_only() {
     let (_file, device) = big_disk();
     let mut instance = runtime.instantiate().unwrap();
     let whole = instance.whole(device).unwrap();
-    let message = guest_error(instance.read(whole, 0, 32 << 20).unwrap_err());
+    let message = guest_error(instance.read_list(whole, 0, 32 << 20).unwrap_err());
     assert!(message.contains("growing memory"), "{message}");
     // Smaller transfers work in a fresh instance under the same limit.
     let (_file, device) = big_disk();
     let mut instance = runtime.instantiate().unwrap();
     let whole = instance.whole(device).unwrap();
-    assert_eq!(instance.read(whole, 0, 1 << 20).unwrap().len(), 1 << 20);
+    assert_eq!(
+        instance.read_list(whole, 0, 1 << 20).unwrap().len(),
+        1 << 20
+    );
+    // A transfer whose bytes do not pass through the guest is not bound by its memory.
+    let largest = vec![7u8; blockpart_core::MAX_TRANSFER_BYTES as usize];
+    instance.write(whole, 1, &largest).unwrap();
+    let mut back = vec![0u8; largest.len()];
+    instance.read(whole, 1, &mut back).unwrap();
+    assert!(back == largest);
 }

@@ -1,8 +1,8 @@
 //! A component of the `partitioner` world that misbehaves on purpose, so the host's tests can
 //! show that no guest hurts the host. What it does is chosen by the first byte of the disk it
-//! is handed (see [`Mode`]); it reads that byte in `whole`, and misbehaves in `read`, except
-//! for the modes that misuse the device handle, which do it in `whole`, and those that return
-//! a bad partition table, which do it in `partition-table.read`.
+//! is handed (see [`Mode`]); it reads that byte in `whole`, and misbehaves in `read` (and
+//! `map`), except for the modes that misuse the device handle, which do it in `whole`, and
+//! those that return a bad partition table, which do it in `partition-table.read`.
 
 #![allow(
     unsafe_code,
@@ -17,7 +17,7 @@ wit_bindgen::generate!({ path: "../wit", world: "partitioner" });
 mod mode;
 
 use blockpart::partition::block_device::Device;
-use blockpart::partition::types::{DeviceError, Error, Info};
+use blockpart::partition::types::{DeviceError, Direction, Error, Info};
 use exports::blockpart::partition::partition::{Guest, GuestPartition, Partition as Handle};
 use exports::blockpart::partition::partition_table::{
     self, Entry, GptHeader, Label, PartitionType, Table, TableError,
@@ -53,6 +53,24 @@ fn recurse(depth: u64) -> u64 {
 }
 
 impl Partition {
+    /// For the modes that trap, loop, exhaust memory or exhaust the stack: does it.
+    fn misbehave(&self) -> u64 {
+        match self.mode {
+            Mode::Trap => panic!("a hostile guest traps"),
+            Mode::Loop => loop {
+                black_box(());
+            },
+            Mode::Grow => {
+                let mut hoard = Vec::new();
+                loop {
+                    hoard.push(black_box(vec![1u8; 1 << 20]));
+                }
+            }
+            Mode::Recurse => recurse(0),
+            _ => 0,
+        }
+    }
+
     /// For the modes that call the device directly with a request it must refuse: its answer.
     fn around_the_partition(&self, disk: &Device) -> Option<Result<(), DeviceError>> {
         let size = self.info.size_sectors;
@@ -142,6 +160,7 @@ impl GuestPartition for Partition {
                 drop(unsafe { Device::from_handle(handle) });
                 drop(disk.take());
             }
+            Mode::MapAfterDrop => drop(disk.take()),
             Mode::UseAfterDrop => {
                 let handle = disk.as_ref().map_or(0, Device::handle);
                 // SAFETY: none; calling a dropped handle is the misbehaviour.
@@ -156,17 +175,9 @@ impl GuestPartition for Partition {
     fn read(&self, sector_start: u64, len: u64) -> Result<Vec<u8>, Error> {
         let asked = usize::try_from(len).unwrap_or(usize::MAX);
         match self.mode {
-            Mode::Trap => panic!("a hostile guest traps"),
-            Mode::Loop => loop {
-                black_box(());
-            },
-            Mode::Grow => {
-                let mut hoard = Vec::new();
-                loop {
-                    hoard.push(black_box(vec![1u8; 1 << 20]));
-                }
+            Mode::Trap | Mode::Loop | Mode::Grow | Mode::Recurse => {
+                Ok(vec![0; usize::try_from(self.misbehave()).unwrap_or(0)])
             }
-            Mode::Recurse => Ok(vec![0; usize::try_from(recurse(0)).unwrap_or(0)]),
             Mode::Short => Ok(vec![0; asked.saturating_sub(1)]),
             Mode::Long => Ok(vec![0; asked.saturating_add(512)]),
             _ => match &self.disk {
@@ -179,6 +190,20 @@ impl GuestPartition for Partition {
                 },
                 None => Err(Error::Disconnected),
             },
+        }
+    }
+
+    fn map(&self, direction: Direction, sector_start: u64, _len: u64) -> Result<u64, Error> {
+        let size = self.info.size_sectors;
+        match self.mode {
+            Mode::Trap | Mode::Loop | Mode::Grow | Mode::Recurse => Ok(self.misbehave()),
+            Mode::MapPastEnd => Ok(size),
+            Mode::MapAtMax => Ok(u64::MAX),
+            Mode::MapAcrossEnd => Ok(size.saturating_sub(1)),
+            Mode::MapWriteReadOnly | Mode::MapAfterDrop => Ok(sector_start),
+            // Unchecked but for the access mode: the host's tests send requests that fit.
+            _ if direction == Direction::Write && !self.info.read_write => Err(Error::IsReadOnly),
+            _ => Ok(sector_start),
         }
     }
 

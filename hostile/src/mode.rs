@@ -8,13 +8,13 @@
 /// What to do wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
-    /// `T`: `read` traps (a panic: `unreachable`).
+    /// `T`: `read` and `map` trap (a panic: `unreachable`).
     Trap,
-    /// `L`: `read` never returns.
+    /// `L`: `read` and `map` never return.
     Loop,
-    /// `M`: `read` allocates until memory runs out.
+    /// `M`: `read` and `map` allocate until memory runs out.
     Grow,
-    /// `R`: `read` recurses until the stack runs out.
+    /// `R`: `read` and `map` recurse until the stack runs out.
     Recurse,
     /// `S`: `read` returns one byte less than asked for.
     Short,
@@ -53,6 +53,17 @@ pub enum Mode {
     /// `Q`: `partition-table.read` returns an entry whose name is [`TOO_LONG_NAME`] bytes, more
     /// than a GPT name can be.
     TooLongName,
+    /// `a`: `map` maps every request to the device's end, just past its last sector.
+    MapPastEnd,
+    /// `b`: `map` maps every request to sector `u64::MAX`.
+    MapAtMax,
+    /// `c`: `map` maps every request to the device's last sector, so that a request of two
+    /// sectors runs past the end.
+    MapAcrossEnd,
+    /// `o`: `map` maps writes on a read-only device, where it must refuse them.
+    MapWriteReadOnly,
+    /// `d`: `whole` drops the device handle; `map` then maps requests as if it had it.
+    MapAfterDrop,
     /// Any other byte: reads as it should, the disk's bytes; has no partition table.
     Honest,
 }
@@ -95,6 +106,11 @@ impl Mode {
             b'J' => Mode::BadEntryGuid,
             b'N' => Mode::TooManyEntries,
             b'Q' => Mode::TooLongName,
+            b'a' => Mode::MapPastEnd,
+            b'b' => Mode::MapAtMax,
+            b'c' => Mode::MapAcrossEnd,
+            b'o' => Mode::MapWriteReadOnly,
+            b'd' => Mode::MapAfterDrop,
             _ => Mode::Honest,
         }
     }

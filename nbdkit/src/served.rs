@@ -230,28 +230,29 @@ impl Served {
         u64::from(self.info.sector_size)
     }
 
-    /// Reads `buf.len()` bytes at byte `offset`.
+    /// Reads `buf.len()` bytes at byte `offset`: whole sectors straight into `buf` (the
+    /// partitioner maps them, the bytes go from the file to nbdkit's buffer), partial ones
+    /// through a sector of our own.
     pub fn read(&self, buf: &mut [u8], offset: u64) -> Result<(), Failure> {
         let pieces = self.pieces(offset, buf.len())?;
-        let ss = self.sector_bytes();
+        let mut sector_buf = self.sector_buffer()?;
         self.with(|instance, part| {
             for piece in pieces {
                 match piece {
                     Piece::Whole {
-                        sector,
-                        sectors,
-                        buf: range,
+                        sector, buf: range, ..
                     } => {
-                        let len = sectors.checked_mul(ss).ok_or_else(|| bug("length"))?;
-                        put(buf, range, &instance.read(part, sector, len)?)?;
+                        let dst = buf.get_mut(range).ok_or_else(|| bug("buffer"))?;
+                        instance.read(part, sector, dst)?;
                     }
                     Piece::Partial {
                         sector,
                         within,
                         buf: range,
                     } => {
-                        let data = instance.read(part, sector, ss)?;
-                        put(buf, range, data.get(within).ok_or_else(|| bug("sector"))?)?;
+                        instance.read(part, sector, &mut sector_buf)?;
+                        let data = sector_buf.get(within).ok_or_else(|| bug("sector"))?;
+                        put(buf, range, data)?;
                     }
                 }
             }
@@ -259,10 +260,16 @@ impl Served {
         })
     }
 
+    /// A buffer of one sector, for the partial sectors at either end of a request.
+    fn sector_buffer(&self) -> Result<Vec<u8>, Failure> {
+        let len = usize::try_from(self.sector_bytes()).map_err(|_| Failure::io("sector size"))?;
+        Ok(vec![0; len])
+    }
+
     /// Writes `data` at byte `offset`; `Some(0)` bytes of it instead, for `zero`.
     fn patch(&self, offset: u64, len: usize, data: Option<&[u8]>) -> Result<(), Failure> {
         let pieces = self.pieces(offset, len)?;
-        let ss = self.sector_bytes();
+        let mut sector_buf = self.sector_buffer()?;
         let partial = pieces.iter().any(|p| matches!(p, Piece::Partial { .. }));
         // A poisoned lock guards nothing broken: the data is on the disk, not in the lock.
         let _exclusive;
@@ -291,15 +298,15 @@ impl Served {
                         within,
                         buf: range,
                     } => {
-                        let mut old = instance.read(part, sector, ss)?;
-                        let new = old.get_mut(within).ok_or_else(|| bug("sector"))?;
+                        instance.read(part, sector, &mut sector_buf)?;
+                        let new = sector_buf.get_mut(within).ok_or_else(|| bug("sector"))?;
                         match data {
                             Some(data) => {
                                 new.copy_from_slice(data.get(range).ok_or_else(|| bug("buffer"))?);
                             }
                             None => new.fill(0),
                         }
-                        instance.write(part, sector, &old)?;
+                        instance.write(part, sector, &sector_buf)?;
                     }
                 }
             }

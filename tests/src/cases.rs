@@ -1,6 +1,8 @@
 //! The conformance cases: one function per behaviour that users rely on.
 
-use crate::{Backend, Disk, DiskSpec, Error, Info, MAX_TRANSFER_BYTES, OutOfBounds, Part, pattern};
+use crate::{
+    Backend, Direction, Disk, DiskSpec, Error, Info, MAX_TRANSFER_BYTES, OutOfBounds, Part, pattern,
+};
 
 /// A conformance case: a named behaviour and the check of it.
 pub struct Case {
@@ -44,6 +46,8 @@ cases![
     refused_requests_never_reach_the_device,
     disconnect_affects_only_that_partition,
     dropping_the_last_partition_releases_the_device,
+    map_says_where_a_transfer_lands_and_makes_no_request,
+    map_refuses_what_read_and_write_refuse,
 ];
 
 const SECTORS: u64 = 64;
@@ -606,4 +610,69 @@ fn dropping_the_last_partition_releases_the_device(backend: &dyn Backend, sector
         0,
         "disconnected partitions hold no device"
     );
+}
+
+fn map_says_where_a_transfer_lands_and_makes_no_request(backend: &dyn Backend, sector_size: u32) {
+    let mut f = Fixture::new(backend, sector_size, false);
+    let whole = f.whole();
+    let (_, b) = f.split(whole, 10);
+    let (_, c) = f.split(b, 5);
+    let size = SECTORS - 15;
+    let requests = f.disk.device_requests();
+    let (one, two, all) = (f.len(1), f.len(2), f.len(size));
+    let over = MAX_TRANSFER_BYTES + one;
+    for direction in [Direction::Read, Direction::Write] {
+        let mut map = |start, len| f.disk.map(c, direction, start, len);
+        assert_eq!(map(3, two), Ok(18), "{direction:?} inside");
+        assert_eq!(map(0, all), Ok(15), "{direction:?} of all of it");
+        assert_eq!(
+            map(size - 1, one),
+            Ok(SECTORS - 1),
+            "{direction:?} of its last sector"
+        );
+        assert_eq!(
+            map(size, 0),
+            Ok(SECTORS),
+            "{direction:?} of nothing at its end"
+        );
+        assert_eq!(map(size, one), Err(out_of_bounds(size, 1, size)));
+        assert_eq!(map(size - 1, two), Err(out_of_bounds(size - 1, 2, size)));
+        assert_eq!(map(u64::MAX, one), Err(out_of_bounds(u64::MAX, 1, size)));
+        assert_eq!(map(0, one + 1), Err(Error::Unaligned(one + 1)));
+        assert_eq!(map(0, over), Err(Error::TooLarge(over)));
+        assert_eq!(map(0, u64::MAX), Err(Error::Unaligned(u64::MAX)));
+    }
+    assert_eq!(
+        f.disk.device_requests(),
+        requests,
+        "map made a device request"
+    );
+    f.assert_unchanged();
+}
+
+fn map_refuses_what_read_and_write_refuse(backend: &dyn Backend, sector_size: u32) {
+    let mut f = Fixture::new(backend, sector_size, true);
+    let whole = f.whole();
+    let (a, b) = f.split(whole, 8);
+    let one = f.len(1);
+    assert_eq!(f.disk.map(b, Direction::Read, 1, one), Ok(9));
+    assert_eq!(
+        f.disk.map(b, Direction::Write, 1, one),
+        Err(Error::ReadOnly)
+    );
+    // Read-only comes before the bounds, as for `write`.
+    assert_eq!(
+        f.disk.map(b, Direction::Write, u64::MAX, one),
+        Err(Error::ReadOnly)
+    );
+    f.disk.disconnect(a);
+    for direction in [Direction::Read, Direction::Write] {
+        assert_eq!(f.disk.map(a, direction, 0, one), Err(Error::Disconnected));
+    }
+    assert_eq!(
+        f.disk.map(b, Direction::Read, 0, one),
+        Ok(8),
+        "b is still connected"
+    );
+    f.assert_unchanged();
 }

@@ -15,6 +15,11 @@
 //! guest holds the whole device it was handed, so a device's own checks are what stop a hostile
 //! one.
 //!
+//! Reads and writes have two paths, and every case runs on both ([`DataPath`]): through the
+//! partitioner (`partition.read` and `write`, whose bytes cross into it), and mapped
+//! (`partition.map` checks the request and says where it lands; the host moves the bytes on
+//! the device it handed over). [`Mapped`] turns any backend's reads and writes into mapped ones.
+//!
 //! A case panics on failure, like a test; [`run_case`] turns that into an error.
 
 #![allow(
@@ -29,6 +34,7 @@
 mod cases;
 mod device;
 mod handles;
+mod mapped;
 mod model;
 mod native;
 pub mod random;
@@ -37,13 +43,14 @@ mod tables;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-pub use blockpart_core::{DeviceError, Error, Info, MAX_TRANSFER_BYTES, OutOfBounds};
+pub use blockpart_core::{DeviceError, Direction, Error, Info, MAX_TRANSFER_BYTES, OutOfBounds};
 pub use blockpart_core::{Entry, Label, PartitionType, Table, TableError};
 pub use cases::{CASES, Case};
 pub use device::{
     DEVICE_CASES, DeviceBackend, DeviceCase, TestDevice, device_trials, run_device_case,
 };
 pub use handles::Handles;
+pub use mapped::{DataPath, Mapped};
 pub use model::ModelBackend;
 pub use native::NativeBackend;
 pub use sfdisk::fixture;
@@ -108,6 +115,13 @@ pub trait Disk {
     fn read(&mut self, part: Part, start: u64, len: u64) -> Result<Vec<u8>, Error>;
     /// `partition.write`.
     fn write(&mut self, part: Part, start: u64, data: &[u8]) -> Result<(), Error>;
+    /// `partition.map`: where a read or write of `len` bytes from `start` lands on the device.
+    fn map(&mut self, part: Part, direction: Direction, start: u64, len: u64)
+    -> Result<u64, Error>;
+    /// A read on the mapped path: `partition.map`, then the host reads the device into `buf`.
+    fn read_mapped(&mut self, part: Part, start: u64, buf: &mut [u8]) -> Result<(), Error>;
+    /// A write on the mapped path: `partition.map`, then the host writes `data` to the device.
+    fn write_mapped(&mut self, part: Part, start: u64, data: &[u8]) -> Result<(), Error>;
     /// `partition.flush`.
     fn flush(&mut self, part: Part) -> Result<(), Error>;
     /// `partition.discard`.

@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 
 use crate::{
-    Backend, Disk, DiskSpec, Error, Handles, Info, MAX_TRANSFER_BYTES, OutOfBounds, Part, Table,
-    TableError,
+    Backend, Direction, Disk, DiskSpec, Error, Handles, Info, MAX_TRANSFER_BYTES, OutOfBounds,
+    Part, Table, TableError,
 };
 
 /// The model, as a backend.
@@ -201,6 +201,32 @@ impl Disk for ModelDisk {
             self.bytes[from..to].copy_from_slice(data);
         }
         Ok(())
+    }
+
+    fn map(
+        &mut self,
+        part: Part,
+        direction: Direction,
+        start: u64,
+        len: u64,
+    ) -> Result<u64, Error> {
+        let p = match direction {
+            Direction::Read => self.connected(part)?,
+            Direction::Write => self.writable(part)?,
+        };
+        self.transfer(p, start, len)?;
+        // Inside the partition, so inside the disk: no overflow.
+        Ok(p.start + start)
+    }
+
+    fn read_mapped(&mut self, part: Part, start: u64, buf: &mut [u8]) -> Result<(), Error> {
+        // The model is the specification: both paths do the same.
+        buf.copy_from_slice(&self.read(part, start, buf.len() as u64)?);
+        Ok(())
+    }
+
+    fn write_mapped(&mut self, part: Part, start: u64, data: &[u8]) -> Result<(), Error> {
+        self.write(part, start, data)
     }
 
     fn flush(&mut self, part: Part) -> Result<(), Error> {

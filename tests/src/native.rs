@@ -1,9 +1,11 @@
 //! `blockpart-core` partitions over a memory device, as a backend: the suite without Wasm.
 
 use blockpart_core::faulty_device::{Faults, Log};
-use blockpart_core::{FaultyDevice, MemDevice, Partition, SectorSize, Table, TableError};
+use blockpart_core::{
+    BlockDevice, FaultyDevice, MemDevice, Partition, SectorSize, Table, TableError,
+};
 
-use crate::{Backend, Disk, DiskSpec, Error, Handles, Info, Part};
+use crate::{Backend, Direction, Disk, DiskSpec, Error, Handles, Info, Part};
 
 /// The native partitions of `blockpart-core`, as a backend.
 pub struct NativeBackend;
@@ -70,6 +72,34 @@ impl Disk for NativeDisk {
 
     fn write(&mut self, part: Part, start: u64, data: &[u8]) -> Result<(), Error> {
         self.parts.get_mut(part).write(start, data)
+    }
+
+    fn map(
+        &mut self,
+        part: Part,
+        direction: Direction,
+        start: u64,
+        len: u64,
+    ) -> Result<u64, Error> {
+        self.parts.get_mut(part).map(direction, start, len)
+    }
+
+    fn read_mapped(&mut self, part: Part, start: u64, buf: &mut [u8]) -> Result<(), Error> {
+        let len = u64::try_from(buf.len()).unwrap();
+        let at = self.parts.get(part).map(Direction::Read, start, len)?;
+        if !buf.is_empty() {
+            self.device().read_into(at, buf)?;
+        }
+        Ok(())
+    }
+
+    fn write_mapped(&mut self, part: Part, start: u64, data: &[u8]) -> Result<(), Error> {
+        let len = u64::try_from(data.len()).unwrap();
+        let at = self.parts.get(part).map(Direction::Write, start, len)?;
+        if !data.is_empty() {
+            self.device().write(at, data)?;
+        }
+        Ok(())
     }
 
     fn flush(&mut self, part: Part) -> Result<(), Error> {

@@ -2,16 +2,24 @@
 //! other on random operation sequences.
 
 use blockpart_conformance::{
-    Backend, CASES, ModelBackend, NativeBackend, SECTOR_SIZES, TABLE_CASES, random, run_case,
-    run_table_case,
+    Backend, CASES, DataPath, Mapped, ModelBackend, NativeBackend, SECTOR_SIZES, TABLE_CASES,
+    random, run_case, run_table_case,
 };
 use libtest_mimic::{Arguments, Trial};
 
+/// Every case, with every sector size, on both data paths.
 fn suite(name: &'static str, backend: fn() -> Box<dyn Backend>) -> impl Iterator<Item = Trial> {
     CASES.iter().flat_map(move |case| {
-        SECTOR_SIZES.map(|sector_size| {
-            Trial::test(format!("{name}::{sector_size}::{}", case.name), move || {
-                Ok(run_case(case, &*backend(), sector_size)?)
+        SECTOR_SIZES.into_iter().flat_map(move |sector_size| {
+            DataPath::ALL.map(|path| {
+                let trial = format!("{name}::{sector_size}::{}::{}", path.name(), case.name);
+                Trial::test(trial, move || {
+                    let backend = backend();
+                    Ok(match path {
+                        DataPath::Lists => run_case(case, &*backend, sector_size),
+                        DataPath::Mapped => run_case(case, &Mapped(&*backend), sector_size),
+                    }?)
+                })
             })
         })
     })
@@ -28,18 +36,27 @@ fn native_tables() -> impl Iterator<Item = Trial> {
     })
 }
 
-fn native_agrees_with_model(sector_size: u32) -> Trial {
-    Trial::test(
-        format!("random::{sector_size}::native_agrees_with_model"),
-        move || Ok(random::agrees_with_model(&NativeBackend, sector_size, 256)?),
-    )
+fn native_agrees_with_model(sector_size: u32) -> [Trial; 2] {
+    [
+        Trial::test(
+            format!("random::{sector_size}::lists::native_agrees_with_model"),
+            move || Ok(random::agrees_with_model(&NativeBackend, sector_size, 256)?),
+        ),
+        Trial::test(
+            format!("random::{sector_size}::mapped::native_agrees_with_model"),
+            move || {
+                let mapped = Mapped(&NativeBackend);
+                Ok(random::agrees_with_model(&mapped, sector_size, 256)?)
+            },
+        ),
+    ]
 }
 
 fn main() {
     let trials = suite("native", || Box::new(NativeBackend))
         .chain(suite("model", || Box::new(ModelBackend)))
         .chain(native_tables())
-        .chain(SECTOR_SIZES.map(native_agrees_with_model))
+        .chain(SECTOR_SIZES.into_iter().flat_map(native_agrees_with_model))
         .collect();
     libtest_mimic::run(&Arguments::from_args(), trials).exit();
 }

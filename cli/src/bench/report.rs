@@ -7,8 +7,8 @@ use plotters::prelude::*;
 
 use super::{Measurement, Op, Pattern, REQUEST_SIZES, Via};
 
-/// A workload's three measurements, in [`Via::ALL`] order.
-fn rows(results: &[Measurement]) -> Vec<[&Measurement; 3]> {
+/// A workload's four measurements, in [`Via::ALL`] order.
+fn rows(results: &[Measurement]) -> Vec<[&Measurement; 4]> {
     let mut rows = Vec::new();
     for op in [Op::Read, Op::Write] {
         for pattern in [Pattern::Sequential, Pattern::Random] {
@@ -21,10 +21,10 @@ fn rows(results: &[Measurement]) -> Vec<[&Measurement; 3]> {
                             && m.request_bytes == size
                     })
                 };
-                if let (Some(native), Some(device), Some(partition)) =
-                    (find(Via::Native), find(Via::Device), find(Via::Partition))
+                if let [Some(native), Some(device), Some(partition), Some(lists)] =
+                    Via::ALL.map(find)
                 {
-                    rows.push([native, device, partition]);
+                    rows.push([native, device, partition, lists]);
                 }
             }
         }
@@ -46,33 +46,37 @@ fn size(bytes: u64) -> String {
 }
 
 /// A table for people: per workload, MB/s each way, requests per second through the
-/// partition, and the partition's time per request as a multiple of native.
+/// partition, and each way's time per request as a multiple of native.
 pub fn table(results: &[Measurement]) -> String {
     let mut out = format!(
-        "{:<6} {:<10} {:>7} {:>12} {:>12} {:>12} {:>13} {:>9} {:>9}\n",
+        "{:<6} {:<10} {:>7} {:>12} {:>12} {:>12} {:>12} {:>13} {:>9} {:>9} {:>9}\n",
         "op",
         "pattern",
         "size",
         "native MB/s",
         "device MB/s",
         "part. MB/s",
+        "lists MB/s",
         "part. req/s",
         "device/n",
-        "part./n"
+        "part./n",
+        "lists/n"
     );
-    for [native, device, partition] in rows(results) {
+    for [native, device, partition, lists] in rows(results) {
         let _ = writeln!(
             out,
-            "{:<6} {:<10} {:>7} {:>12.1} {:>12.1} {:>12.1} {:>13.0} {:>8.2}x {:>8.2}x",
+            "{:<6} {:<10} {:>7} {:>12.1} {:>12.1} {:>12.1} {:>12.1} {:>13.0} {:>8.2}x {:>8.2}x {:>8.2}x",
             native.op.name(),
             native.pattern.name(),
             size(native.request_bytes),
             native.megabytes_per_second(),
             device.megabytes_per_second(),
             partition.megabytes_per_second(),
+            lists.megabytes_per_second(),
             partition.requests_per_second(),
             ratio(device, native),
             ratio(partition, native),
+            ratio(lists, native),
         );
     }
     out
@@ -159,6 +163,7 @@ pub fn svg(results: &[Measurement], title: &str) -> Result<String, String> {
                 (Via::Native, BLACK, 5),
                 (Via::Device, BLUE, 2),
                 (Via::Partition, RED, 2),
+                (Via::Lists, MAGENTA, 2),
             ] {
                 let points: Vec<(u64, f64)> = REQUEST_SIZES
                     .iter()

@@ -106,7 +106,8 @@ fn start_up(disk: &Path, options: &BenchOptions) -> Result<String> {
     let first_read = timed(&mut || {
         let mut instance = runtime.instantiate()?;
         let whole = instance.whole(FileDevice::open(disk, sector_size, true)?)?;
-        instance.read(whole, 0, sector_size.get().into())?;
+        let mut sector = vec![0; usize::try_from(sector_size.get())?];
+        instance.read(whole, 0, &mut sector)?;
         Ok(())
     })?;
     // The whole of `blockpart cat --range 0:1`, from exec to exit, with the cache warm.

@@ -11,8 +11,8 @@ use anyhow::{Context, Result, bail};
 use blockpart_cli::ComponentBackend;
 use blockpart_cli::driven::{DeviceKind, DrivenBackend};
 use blockpart_conformance::{
-    Backend, CASES, DEVICE_CASES, DeviceBackend, SECTOR_SIZES, TABLE_CASES, random, run_case,
-    run_device_case, run_table_case,
+    Backend, CASES, DEVICE_CASES, DataPath, DeviceBackend, Mapped, SECTOR_SIZES, TABLE_CASES,
+    random, run_case, run_device_case, run_table_case,
 };
 use blockpart_core::SectorSize;
 use blockpart_host::{Limits, Runtime};
@@ -40,11 +40,22 @@ pub fn run(
     let mut report = Report::default();
     let ran = (|| -> io::Result<()> {
         for &size in &sizes {
-            for case in CASES {
-                report.case(case.name, size, run_case(case, &*backend, size))?;
+            // Every partition case on both data paths: bytes through the partitioner, and
+            // mapped by it and moved by the host.
+            for path in DataPath::ALL {
+                let mapped = Mapped(&*backend);
+                let backend: &dyn Backend = match path {
+                    DataPath::Lists => &*backend,
+                    DataPath::Mapped => &mapped,
+                };
+                for case in CASES {
+                    let name = format!("{}::{}", path.name(), case.name);
+                    report.case(&name, size, run_case(case, backend, size))?;
+                }
+                let random = random::agrees_with_model(backend, size, 256);
+                let name = format!("{}::agrees_with_model_on_random_operations", path.name());
+                report.case(&name, size, random)?;
             }
-            let random = random::agrees_with_model(&*backend, size, 256);
-            report.case("agrees_with_model_on_random_operations", size, random)?;
             // Table cases run with the sector sizes of their fixtures.
             for case in TABLE_CASES {
                 if case.sector_sizes().contains(&size) {

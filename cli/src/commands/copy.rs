@@ -57,14 +57,22 @@ fn copy_out(
     let chunk = chunk_sectors(sector_size);
     let progress = progress(sector_size.bytes_in(sectors));
     let mut out = io::stdout().lock();
+    let chunk_bytes = sector_size
+        .bytes_in(chunk)
+        .context("a chunk is at most 1 MiB")?;
+    // One buffer for the whole copy: the device reads into it, stdout takes from it.
+    let mut buffer = vec![0; usize::try_from(chunk_bytes)?];
     let mut at = 0;
     while at < sectors {
         let count = chunk.min(sectors.saturating_sub(at));
         let len = sector_size
             .bytes_in(count)
             .context("a chunk is at most 1 MiB")?;
-        let data = instance.read(part, at, len)?;
-        out.write_all(&data).context("writing to standard output")?;
+        let data = buffer
+            .get_mut(..usize::try_from(len)?)
+            .context("a chunk fits its buffer")?;
+        instance.read(part, at, data)?;
+        out.write_all(data).context("writing to standard output")?;
         progress.inc(len);
         at = at.saturating_add(count);
     }

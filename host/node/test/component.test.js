@@ -35,8 +35,8 @@ test('the generated code reads the unversioned import key its .d.ts does not dec
   // The wrapping async function: "async" instantiation throws this synchronously.
   await assert.rejects(
     async () => instantiateGenerated(getCoreModule, {
-      'blockpart:partition/block-device@0.1.0': { Device: BlockDevice },
-      'blockpart:partition/types@0.1.0': {},
+      'blockpart:partition/block-device@0.2.0': { Device: BlockDevice },
+      'blockpart:partition/types@0.2.0': {},
     }),
     TypeError,
   );
@@ -50,7 +50,7 @@ test('an import object with a Device class of its own, keyed either way', async 
     info() { return { readWrite: false, sectorSize: 512, sizeSectors: 4n }; }
     read(start, len) { return new Uint8Array(Number(len)).map((_, i) => Number(start) + Math.floor(i / 512)); }
   }
-  for (const key of ['blockpart:partition/block-device@0.1.0', 'blockpart:partition/block-device']) {
+  for (const key of ['blockpart:partition/block-device@0.2.0', 'blockpart:partition/block-device']) {
     const { partition: { Partition } } = await instantiate({ [key]: { Device: Numbered } });
     const [, b] = Partition.connect(1n, new Numbered());
     assert.deepStrictEqual(b.read(2n, 512n), new Uint8Array(512).fill(3));

@@ -41,7 +41,7 @@ from .values import DeviceError, Info, Table
 COMPONENT = Path(__file__).with_name("partitioner.wasm")
 
 _PACKAGE = "blockpart:partition"
-_VERSION = "0.1.0"
+_VERSION = "0.2.0"
 
 #: The host resource type of ``block-device.device``: any number, the same in both directions.
 _DEVICE = 0xB10C

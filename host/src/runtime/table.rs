@@ -15,7 +15,7 @@ impl Instance {
     pub fn read_table(&mut self, disk: PartitionHandle) -> Result<Table, Error> {
         let table = self
             .tables
-            .call_read(armed(&mut self.store, self.ticks), disk.0)
+            .call_read(armed(&mut self.store, self.ticks), disk.resource)
             .map_err(guest("read"))??;
         Table::try_from(table)
     }
@@ -28,9 +28,9 @@ impl Instance {
     ) -> Result<PartitionHandle, Error> {
         let part = self
             .tables
-            .call_open(armed(&mut self.store, self.ticks), disk.0, number)
+            .call_open(armed(&mut self.store, self.ticks), disk.resource, number)
             .map_err(guest("open"))??;
-        Ok(PartitionHandle(part))
+        Ok(PartitionHandle::of(part, disk.device))
     }
 }
 

@@ -1,7 +1,7 @@
 //! The WIT `types` interface and `blockpart-core`'s types: every conversion between them in
 //! the host, in both directions.
 
-use blockpart_core::{DeviceError, Info, OutOfBounds};
+use blockpart_core::{DeviceError, Direction, Info, OutOfBounds};
 
 use super::bindings::blockpart::partition::types as wit;
 use crate::Error;
@@ -12,6 +12,15 @@ impl From<Info> for wit::Info {
             read_write: info.read_write,
             sector_size: info.sector_size,
             size_sectors: info.size_sectors,
+        }
+    }
+}
+
+impl From<Direction> for wit::Direction {
+    fn from(direction: Direction) -> Self {
+        match direction {
+            Direction::Read => Self::Read,
+            Direction::Write => Self::Write,
         }
     }
 }

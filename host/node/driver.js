@@ -16,10 +16,10 @@
 import fs from 'node:fs';
 import readline from 'node:readline';
 
-import { FileDevice, MemoryDevice, DeviceFailure, DeviceStats, instantiate } from './src/index.js';
+import { FileDevice, MemoryDevice, DeviceFailure, DeviceStats, PartitionError, instantiate } from './src/index.js';
 
 /** The protocol version this driver speaks. */
-const PROTOCOL = 1;
+const PROTOCOL = 2;
 const U64_MAX = (1n << 64n) - 1n;
 
 /** A request the driver cannot make sense of: a failure reply, never an error reply. */
@@ -131,18 +131,26 @@ function dropPartition(id) {
 }
 
 /**
- * A partition call: its result, or its WIT error as a Refusal. jco throws a `ComponentError`
- * whose `payload` is the error; any other exception (a trap, a jco TypeError) is a failure.
+ * A partition call: its result, or its WIT error as a Refusal. The package throws a
+ * `PartitionError` whose `payload` is the error; any other exception (a trap, a jco
+ * TypeError, a partitioner that broke its contract) is a failure.
  */
 function partitionCall(call) {
   try {
     return call();
   } catch (error) {
-    if (error?.constructor?.name === 'ComponentError' && Object.hasOwn(error, 'payload')) {
-      throw new Refusal(error.payload);
-    }
+    if (error instanceof PartitionError) throw new Refusal(error.payload);
     throw error;
   }
+}
+
+/** A `direction` argument: "read" or "write", as jco spells the WIT enum. */
+function direction(request, name) {
+  const value = field(request, name);
+  if (value !== 'read' && value !== 'write') {
+    throw new ProtocolError(`"${name}" must be "read" or "write", not ${JSON.stringify(value)}`);
+  }
+  return value;
 }
 
 /** A direct device call: its result, or the `DeviceFailure` it threw as a Refusal. */
@@ -236,12 +244,29 @@ const OPS = {
   },
   'get-offset': (request) => partitionOf(request).partition.getOffset(),
   info: (request) => partitionOf(request).partition.info(),
+  // `read` and `write` are the list path, through the partitioner; `read-mapped` and
+  // `write-mapped` the package's own `read` and `write`, which `map` and move the bytes here.
   read(request) {
+    const { partition } = partitionOf(request);
+    const [start, len] = [u64(request, 'sectorStart'), u64(request, 'len')];
+    return readBytes(partitionCall(() => partition.readList(start, len)));
+  },
+  write(request) {
+    const { partition } = partitionOf(request);
+    const [start, data] = [u64(request, 'sectorStart'), bytes(request, 'data')];
+    return partitionCall(() => partition.writeList(start, data));
+  },
+  map(request) {
+    const { partition } = partitionOf(request);
+    const [way, start, len] = [direction(request, 'direction'), u64(request, 'sectorStart'), u64(request, 'len')];
+    return partitionCall(() => partition.map(way, start, len));
+  },
+  'read-mapped'(request) {
     const { partition } = partitionOf(request);
     const [start, len] = [u64(request, 'sectorStart'), u64(request, 'len')];
     return readBytes(partitionCall(() => partition.read(start, len)));
   },
-  write(request) {
+  'write-mapped'(request) {
     const { partition } = partitionOf(request);
     const [start, data] = [u64(request, 'sectorStart'), bytes(request, 'data')];
     return partitionCall(() => partition.write(start, data));

@@ -11,7 +11,7 @@
 
 use blockpart_core::BlockDevice;
 
-use crate::{DeviceError, DiskSpec, Info, caught, pattern};
+use crate::{DeviceError, DiskSpec, Info, MAX_TRANSFER_BYTES, caught, pattern};
 
 /// A way to make the device under test.
 ///
@@ -158,11 +158,20 @@ impl Fixture {
         (self.device.backing)()
     }
 
-    /// Sends `request`: the data of a read, nothing for the others.
+    /// Sends `request`: the data of a read, nothing for the others. A read is made twice, by
+    /// `read` and by `read_into` (when its length fits a buffer), which must agree.
     fn send(&self, request: Request) -> Result<Vec<u8>, DeviceError> {
         let device = &self.device.device;
         match request {
-            Read(start, len) => device.read(start, len),
+            Read(start, len) => {
+                let read = device.read(start, len);
+                if len <= MAX_TRANSFER_BYTES {
+                    let mut buf = vec![0; usize::try_from(len).unwrap()];
+                    let read_into = device.read_into(start, &mut buf).map(|()| buf);
+                    assert_eq!(read_into, read, "read_into and read disagree on {request:?}");
+                }
+                read
+            }
             Write(start, len) => {
                 let data = pattern(usize::try_from(len).unwrap(), 0x5A);
                 device.write(start, &data).map(|()| Vec::new())

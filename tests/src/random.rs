@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-use crate::{Backend, Disk, DiskSpec, ModelBackend, Part, pattern};
+use crate::{Backend, Direction, Disk, DiskSpec, ModelBackend, Part, pattern};
 
 /// One operation; partitions are named by their index among those not yet dropped.
 #[derive(Clone, Debug)]
@@ -42,6 +42,12 @@ pub enum Op {
         start: u64,
         len: u64,
         seed: u8,
+    },
+    Map {
+        part: usize,
+        write: bool,
+        start: u64,
+        len: u64,
     },
     Flush {
         part: usize,
@@ -112,6 +118,8 @@ fn ops(sector_size: u32, max: usize) -> impl Strategy<Value = Vec<Op>> {
             .prop_map(|(part, start, len)| Op::Read { part, start, len }),
         4 => (part(), sector(), length(sector_size), any::<u8>())
             .prop_map(|(part, start, len, seed)| Op::Write { part, start, len, seed }),
+        2 => (part(), any::<bool>(), sector(), length(sector_size))
+            .prop_map(|(part, write, start, len)| Op::Map { part, write, start, len }),
         1 => part().prop_map(|part| Op::Flush { part }),
         1 => (part(), sector(), sector())
             .prop_map(|(part, start, sectors)| Op::Discard { part, start, sectors }),
@@ -197,6 +205,20 @@ impl Replay {
             } => {
                 let data = pattern(usize::try_from(len).ok()?, seed);
                 format!("{:?}", self.disk.write(self.part(part)?, start, &data))
+            }
+            Op::Map {
+                part,
+                write,
+                start,
+                len,
+            } => {
+                let direction = if write {
+                    Direction::Write
+                } else {
+                    Direction::Read
+                };
+                let part = self.part(part)?;
+                format!("{:?}", self.disk.map(part, direction, start, len))
             }
             Op::Flush { part } => format!("{:?}", self.disk.flush(self.part(part)?)),
             Op::Discard {

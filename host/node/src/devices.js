@@ -2,7 +2,9 @@
 //
 // jco hands the guest's calls to the methods of the object passed to `partition.whole` or
 // `partition.connect`: `info()`, `read(sectorStart, len)`, `write(sectorStart, data)`, `flush()`,
-// `discard(sectorStart, sectors)`, `writeZeroes(sectorStart, sectors)`, `disconnect()`. Numbers
+// `discard(sectorStart, sectors)`, `writeZeroes(sectorStart, sectors)`, `disconnect()`. The
+// package's own mapped transfers (src/partition.js) call `readInto(sectorStart, buffer)` and
+// `write(sectorStart, data)` on the same object, with the sector the partitioner mapped. Numbers
 // of WIT type u64 arrive as BigInt; `list<u8>` is a Uint8Array. A `result` error is reported by
 // throwing an object with a `payload` property: jco lowers `payload` into the `err` case (an
 // exception without one is a host bug, which jco rethrows through the guest).
@@ -36,6 +38,33 @@ export class DeviceFailure extends Error {
 export class DeviceStats {
   requests = 0;
   drops = 0;
+}
+
+/**
+ * `data`, which a device's `read` returned for a request of `bytes` bytes, if it is that long;
+ * otherwise the device broke its contract, reported as `io` (as the Rust host's default
+ * `read_into` does).
+ */
+function readExactly(data, bytes) {
+  if (!(data instanceof Uint8Array) || data.length !== bytes) {
+    const got = data instanceof Uint8Array ? `${data.length} bytes` : typeof data;
+    throw new DeviceFailure(deviceError.io(`asked for ${bytes} bytes, the device read ${got}`));
+  }
+  return data;
+}
+
+/**
+ * Reads from `device` into `buffer` from sector `sectorStart`: with the device's `readInto`
+ * when it has one (every `BlockDevice` does), otherwise with its `read` and a copy (a device
+ * class of one's own, given to `instantiate` in the import object). Not re-exported by the
+ * package: the mapped transfers of src/partition.js use it.
+ */
+export function readIntoDevice(device, sectorStart, buffer) {
+  if (typeof device.readInto === 'function') {
+    device.readInto(sectorStart, buffer);
+  } else {
+    buffer.set(readExactly(device.read(sectorStart, BigInt(buffer.length)), buffer.length));
+  }
 }
 
 /**
@@ -81,6 +110,16 @@ export class BlockDevice {
   read(sectorStart, len) {
     const { offset, bytes } = this.#check({ start: sectorStart, len, writes: false });
     return this._read(offset, bytes);
+  }
+
+  /**
+   * Reads `buffer.length` bytes from sector `sectorStart` into `buffer` (a Uint8Array), with
+   * the checks of `read`; on a failure `buffer` may hold part of the data.
+   */
+  readInto(sectorStart, buffer) {
+    if (!(buffer instanceof Uint8Array)) throw new TypeError('readInto needs a Uint8Array');
+    const { offset } = this.#check({ start: sectorStart, len: BigInt(buffer.length), writes: false });
+    this._readInto(offset, buffer);
   }
 
   write(sectorStart, data) {
@@ -136,8 +175,10 @@ export class BlockDevice {
     return { offset: Number(start * size), bytes: Number(len) };
   }
 
-  // The hooks a subclass provides.
+  // The hooks a subclass provides. `_readInto` defaults to `_read` and a copy; a device that
+  // can fill the buffer itself should.
   _read(_offset, _bytes) { throw new Error('BlockDevice._read is abstract'); }
+  _readInto(offset, buffer) { buffer.set(readExactly(this._read(offset, buffer.length), buffer.length)); }
   _write(_offset, _data) { throw new Error('BlockDevice._write is abstract'); }
   _zero(_offset, _bytes) { throw new Error('BlockDevice._zero is abstract'); }
   _flush() {}
@@ -169,6 +210,7 @@ export class MemoryDevice extends BlockDevice {
 
   // A view, not a copy: jco copies the returned bytes into guest memory straight away.
   _read(offset, bytes) { return this.#bytes.subarray(offset, offset + bytes); }
+  _readInto(offset, buffer) { buffer.set(this.#bytes.subarray(offset, offset + buffer.length)); }
   _write(offset, data) { this.#bytes.set(data, offset); }
   _zero(offset, bytes) { this.#bytes.fill(0, offset, offset + bytes); }
 }
@@ -218,16 +260,21 @@ export class FileDevice extends BlockDevice {
   }
 
   _read(offset, bytes) {
-    return io(() => {
-      const data = new Uint8Array(bytes);
+    const data = new Uint8Array(bytes);
+    this._readInto(offset, data);
+    return data;
+  }
+
+  _readInto(offset, buffer) {
+    io(() => {
+      const bytes = buffer.length;
       let done = 0;
       // readSync may return less than asked; zero means the file ended under us.
       while (done < bytes) {
-        const n = fs.readSync(this.#fd, data, done, bytes - done, offset + done);
+        const n = fs.readSync(this.#fd, buffer, done, bytes - done, offset + done);
         if (n === 0) throw new Error(`the file ends ${done} bytes into a read of ${bytes}`);
         done += n;
       }
-      return data;
     });
   }
 

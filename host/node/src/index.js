@@ -1,16 +1,18 @@
 // The blockpart partitioner component in Node.js: instantiation of the jco-transpiled
-// component (in ../gen, made by `npm run build`, shipped in the package) and the devices to
-// hand it.
+// component (in ../gen, made by `npm run build`, shipped in the package), the `Partition` that
+// reads and writes through `partition.map` (./partition.js), and the devices to hand it.
 
 import { readFile } from 'node:fs/promises';
 
 import { BlockDevice } from './devices.js';
+import { bind } from './partition.js';
 
-export * from './devices.js';
+export { BlockDevice, DeviceFailure, DeviceStats, FileDevice, MemoryDevice, deviceError } from './devices.js';
+export { PartitionError } from './partition.js';
 
 const BLOCK_DEVICE = 'blockpart:partition/block-device';
 const TYPES = 'blockpart:partition/types';
-const VERSION = '@0.1.0';
+const VERSION = '@0.2.0';
 
 const GENERATED = new URL('../gen/', import.meta.url);
 
@@ -51,7 +53,7 @@ export function defaultImports() {
 
 /**
  * Adds the unversioned keys jco 1.35's generated code reads (`blockpart:partition/block-device`)
- * to an import object keyed as its .d.ts says (`...@0.1.0`), and the other way round, so either
+ * to an import object keyed as its .d.ts says (`...@0.2.0`), and the other way round, so either
  * spelling works whatever the jco version asks for.
  */
 function withBothKeys(imports) {
@@ -65,10 +67,12 @@ function withBothKeys(imports) {
 }
 
 /**
- * A new instance of the partitioner, with its own memory and handle tables. Its `partition`
- * export is the `Partition` class (`Partition.whole(device)`, `Partition.connect(first, device)`)
- * and `partitionTable` has `read(partition)` and `open(partition, number)`. Failures throw
- * jco's `ComponentError`, whose `payload` is the WIT `error` (`{ tag, val }`).
+ * A new instance of the partitioner, with its own memory and handle tables: `{ partition: {
+ * Partition }, partitionTable }`. `Partition.whole(device)` and `Partition.connect(first,
+ * device)` hand a device over; a partition's `read`, `readInto` and `write` are mapped (the
+ * partitioner checks and maps, the device moves the bytes), `readList` and `writeList` go
+ * through the partitioner. `partitionTable` has `read(partition)` and `open(partition,
+ * number)`. Refusals throw `PartitionError`, whose `payload` is the WIT `error` (`{ tag, val }`).
  *
  * The import object's `Device` class is the one every device handed over must be an instance
  * of; the default, `BlockDevice`, is the base of `MemoryDevice` and `FileDevice`.
@@ -77,7 +81,7 @@ function withBothKeys(imports) {
  */
 export async function instantiate(imports = defaultImports()) {
   const { instantiate: instantiateGenerated } = await loadGenerated();
-  return instantiateGenerated(getCoreModule, withBothKeys(imports));
+  return bind(await instantiateGenerated(getCoreModule, withBothKeys(imports)));
 }
 
 /** Drops a partition handle now, instead of when the garbage collector gets to it. */

@@ -15,11 +15,20 @@ wasmtime, and a 1 MiB read takes 0.17 s, most of it wasmtime's own conversion of
 only, and keeps every other list on wasmtime-py's own code; importing :mod:`blockpart` calls
 it. The layout (each element's ``kind`` byte, and its ``u8`` in the union) is read from
 wasmtime-py's own ctypes declarations, not written down here.
+
+A call's arguments are converted after its time limit started (wasmtime-py converts them
+inside ``Func.__call__``), and a device's result while the guest waits: :func:`lowering` tells
+the caller how long each ``list<u8>`` took, so that it can keep that host time, and wasmtime's
+own lowering of the same list, out of the guest's budget (``partitioner._Clock.lowered``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from wasmtime import _ffi as ffi
@@ -34,6 +43,21 @@ _U8 = bytes((ffi.WASMTIME_COMPONENT_U8.value,))
 
 _STOCK = (ListType.convert_to_c, ListType.convert_from_c)
 
+#: Per thread, what to tell of each `list<u8>` argument converted (see `lowering`).
+_listener = threading.local()
+
+
+@contextlib.contextmanager
+def lowering(converted: Callable[[Any, float], None]) -> Iterator[None]:
+    """Within the block, on this thread, calls ``converted(store, seconds)`` after each
+    ``list<u8>`` argument is converted, with the store of the call and the conversion's time."""
+    outer = getattr(_listener, "converted", None)
+    _listener.converted = converted
+    try:
+        yield
+    finally:
+        _listener.converted = outer
+
 
 def _cells(data: Any, count: int) -> memoryview:
     """The bytes of the ``count`` values of a list's array, from its ``data`` pointer."""
@@ -45,6 +69,7 @@ def _convert_to_c(self: ListType, store: Any, val: Any, ptr: Any) -> None:
     if not (isinstance(val, (bytes, bytearray, memoryview)) and self._is_bytes()):
         _STOCK[0](self, store, val, ptr)
         return
+    start = time.monotonic()
     data = memoryview(val).cast("B")
     count = len(data)
     raw = ffi.wasmtime_component_vallist_t()
@@ -55,6 +80,9 @@ def _convert_to_c(self: ListType, store: Any, val: Any, ptr: Any) -> None:
         cells[_BYTE::_CELL] = data
     ptr.contents.kind = ffi.WASMTIME_COMPONENT_LIST
     ptr.contents.of.list = raw
+    converted = getattr(_listener, "converted", None)
+    if converted is not None:
+        converted(store, time.monotonic() - start)
 
 
 def _convert_from_c(self: ListType, c: Any) -> Any:

@@ -1,11 +1,14 @@
 """Block devices for the partitioner's ``block-device`` import, written in Python.
 
 The partitioner calls a device's ``info``, ``read``, ``write``, ``flush``, ``discard``,
-``write_zeroes`` and ``disconnect``. :class:`BlockDevice` implements them, checking every
-request itself as the contract says (``BlockDevice`` in ``core/src/device.rs``): the guest
-holds the whole device it was handed and may call it with any numbers, so the device, not the
-partition, is what stops it. A subclass supplies the storage through ``_read``, ``_write``,
-``_zero`` and ``_flush``, called only with requests that passed.
+``write_zeroes`` and ``disconnect``; a partition's mapped reads and writes call its
+``read_into`` and ``write`` at the device sector the partitioner mapped them to.
+:class:`BlockDevice` implements them, checking every request itself as the contract says
+(``BlockDevice`` in ``core/src/device.rs``): the guest holds the whole device it was handed
+and may call it, or map a request onto it, with any numbers, so the device, not the partition,
+is what stops it. A subclass supplies the storage through ``_read``, ``_write``, ``_zero`` and
+``_flush`` (and ``_read_into``, if it can fill a buffer without a copy), called only with
+requests that passed.
 """
 
 from __future__ import annotations
@@ -93,6 +96,16 @@ class BlockDevice:
         offset, length = self._check(sector_start, length, writes=False)
         return self._read(offset, length) if length else b""
 
+    def read_into(self, sector_start: int, buffer: Buffer) -> None:
+        """Reads ``len(buffer)`` bytes (whole sectors) from sector ``sector_start`` into
+        ``buffer``, any writable buffer. A refused request leaves it as it was."""
+        view = memoryview(buffer).cast("B")
+        if view.readonly:
+            raise TypeError("read_into needs a writable buffer, such as a bytearray")
+        offset, length = self._check(sector_start, len(view), writes=False)
+        if length:
+            self._read_into(offset, view)
+
     def write(self, sector_start: int, data: Buffer) -> None:
         """Writes ``data`` (whole sectors) from sector ``sector_start``."""
         view = memoryview(data).cast("B")
@@ -152,6 +165,10 @@ class BlockDevice:
     def _read(self, offset: int, length: int) -> bytes:
         raise NotImplementedError
 
+    def _read_into(self, offset: int, buffer: memoryview) -> None:
+        # By default through `_read`: one copy more than a device that fills `buffer` itself.
+        buffer[:] = self._read(offset, len(buffer))
+
     def _write(self, offset: int, data: memoryview) -> None:
         raise NotImplementedError
 
@@ -196,6 +213,9 @@ class MemoryDevice(BlockDevice):
 
     def _read(self, offset: int, length: int) -> bytes:
         return self._view[offset : offset + length].tobytes()
+
+    def _read_into(self, offset: int, buffer: memoryview) -> None:
+        buffer[:] = self._view[offset : offset + len(buffer)]
 
     def _write(self, offset: int, data: memoryview) -> None:
         self._view[offset : offset + len(data)] = data
@@ -272,6 +292,15 @@ class FileDevice(BlockDevice):
                     raise OSError(f"the file ends {len(chunks)} bytes into a read of {length}")
                 chunks += chunk
             return bytes(chunks)
+
+    def _read_into(self, offset: int, buffer: memoryview) -> None:
+        with _io():
+            done = 0
+            while done < len(buffer):
+                count = os.preadv(self._fd, [buffer[done:]], offset + done)
+                if not count:
+                    raise OSError(f"the file ends {done} bytes into a read of {len(buffer)}")
+                done += count
 
     def _write(self, offset: int, data: memoryview) -> None:
         with _io():

@@ -23,10 +23,10 @@ def test_every_byte_value_crosses_both_ways_unchanged(conversion: str) -> None:
     disk = bytearray(128 * 512)
     _, rest = Partitioner().connect(1, MemoryDevice(disk))
     data = bytes(range(256)) * 2 + os.urandom(63 * 512)
-    rest.write(0, data)
+    rest.write_list(0, data)
     assert disk[512 : 512 + len(data)] == data
-    assert rest.read(0, len(data)) == data
-    assert rest.read(64, 0) == b""
-    rest.write(64, bytearray(data[:512]))
-    rest.write(65, memoryview(data)[:512])
-    assert rest.read(64, 1024) == data[:512] * 2
+    assert rest.read_list(0, len(data)) == data
+    assert rest.read_list(64, 0) == b""
+    rest.write_list(64, bytearray(data[:512]))
+    rest.write_list(65, memoryview(data)[:512])
+    assert rest.read_list(64, 1024) == data[:512] * 2

@@ -45,6 +45,10 @@ def refusal(call: Callable[[], Any], error: type[Exception] = PartitionError) ->
         ),
         (lambda boot, rest: rest.read(0, 511), "unaligned", 511),
         (lambda boot, rest: rest.read(0, LIMIT + 512), "too-large", LIMIT + 512),
+        # The list path refuses as the mapped one does.
+        (lambda boot, rest: boot.read_list(8, 512), "out-of-bounds", Access(8, 1, 8)),
+        (lambda boot, rest: rest.read_list(0, 511), "unaligned", 511),
+        (lambda boot, rest: rest.write_list(0, bytes(511)), "unaligned", 511),
         (lambda boot, rest: boot.subpartition(9), "out-of-bounds", Access(9, 0, 8)),
     ],
 )
@@ -122,11 +126,14 @@ def test_a_device_that_breaks_its_contract_is_an_invalid_device(
     assert error.kind == "invalid-device"
     assert "1000" in error.value
     whole = partitioner.whole(ShortReadDevice(memory_disk))
-    error = refusal(lambda: whole.read(0, 512))
-    assert (error.kind, error.value) == (
-        "invalid-device",
-        "asked for 512 bytes, the device read 511",
-    )
+    # The guest finds a short read on the list path, the package on the mapped one: the same
+    # error.
+    for read in (whole.read_list, whole.read):
+        error = refusal(lambda: read(0, 512))
+        assert (error.kind, error.value) == (
+            "invalid-device",
+            "asked for 512 bytes, the device read 511",
+        )
 
 
 def mbr(*entries: tuple[int, int, int]) -> bytes:
@@ -210,8 +217,12 @@ def test_an_exception_that_is_no_device_error_is_raised_as_itself(
     partitioner: Partitioner, memory_disk: bytearray
 ) -> None:
     whole = partitioner.whole(BuggyDevice(memory_disk))
+    # On the mapped path the package calls the device, not the guest: the instance goes on.
     with pytest.raises(ZeroDivisionError, match="a bug in the device"):
         whole.read(0, 512)
+    assert whole.info() == Info(True, 512, 64)
+    with pytest.raises(ZeroDivisionError, match="a bug in the device"):
+        whole.read_list(0, 512)
     # The guest trapped: this instance is done, a new one is not.
     with pytest.raises(Exception, match="cannot enter component instance"):
         whole.info()

@@ -189,12 +189,17 @@ export function bind(root) {
     /**
      * The device a transfer the partitioner just mapped goes to. The partitioner keeps a
      * device while a partition of it is connected, and it said this one is: a device it has
-     * dropped means it broke its contract. (Only a device with a `dropped` property, as every
-     * `BlockDevice` has, can tell.)
+     * dropped means it broke its contract, an error rather than a request of a closed device.
+     * jco also disposes a device object handed over twice when the first handle goes (see the
+     * README), which looks the same from here. Only a device with a `dropped` property, as
+     * every `BlockDevice` has, can tell.
      */
     #mapped() {
       if (this.#device.dropped === true) {
-        throw new Error('the partitioner mapped a request on a partition whose device it had dropped');
+        throw new Error(
+          'the partitioner mapped a request on a partition whose device was dropped (by the partitioner, '
+            + 'or by jco for another handle to the same device object)',
+        );
       }
       return this.#device;
     }

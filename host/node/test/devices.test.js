@@ -66,6 +66,22 @@ for (const [name, kind] of Object.entries(kinds)) {
       assert.equal(stats.requests, 5, 'info is not a request');
     });
 
+    test('reads into a buffer what read returns, and refuses what read refuses, leaving it as it was', () => {
+      const { device } = kind.make(false, stats);
+      const buffer = new Uint8Array(4 * SECTOR).fill(0x5a);
+      device.readInto(6n, buffer.subarray(SECTOR, 3 * SECTOR));
+      assert.deepStrictEqual(buffer.subarray(SECTOR, 3 * SECTOR), device.read(6n, 1024n));
+      const before = buffer.slice();
+      assertDeviceError(() => device.readInto(7n, buffer.subarray(0, 2 * SECTOR)), { tag: 'out-of-bounds' });
+      assertDeviceError(() => device.readInto(2n ** 64n - 1n, buffer.subarray(0, SECTOR)), { tag: 'out-of-bounds' });
+      assertDeviceError(() => device.readInto(0n, buffer.subarray(0, 100)), { tag: 'unaligned' });
+      device.disconnect();
+      assertDeviceError(() => device.readInto(0n, buffer.subarray(0, SECTOR)), { tag: 'disconnected' });
+      assert.deepStrictEqual(buffer, before);
+      assert.equal(stats.requests, 6, 'each readInto is a request');
+      assert.throws(() => device.readInto(0n, [0]), TypeError);
+    });
+
     test('refuses what is outside it, unaligned, or a write when read-only', () => {
       const { device } = kind.make(true, stats);
       assertDeviceError(() => device.read(8n, 512n), { tag: 'out-of-bounds' });

@@ -169,12 +169,14 @@ impl BlockDevice for FileDevice {
     fn read_into(&self, sector_start: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
         let len = u64::try_from(buf.len()).map_err(io_error)?;
         let offset = self.geometry.transfer(sector_start, len)?;
-        self.file.read_exact_at(buf, offset).map_err(|error| match error.kind() {
-            std::io::ErrorKind::UnexpectedEof => {
-                DeviceError::Io(format!("the file ends inside a read of {len} bytes"))
-            }
-            _ => io_error(error),
-        })
+        self.file
+            .read_exact_at(buf, offset)
+            .map_err(|error| match error.kind() {
+                std::io::ErrorKind::UnexpectedEof => {
+                    DeviceError::Io(format!("the file ends inside a read of {len} bytes"))
+                }
+                _ => io_error(error),
+            })
     }
 
     fn write(&self, sector_start: u64, data: &[u8]) -> Result<(), DeviceError> {

@@ -168,7 +168,10 @@ impl Fixture {
                 if len <= MAX_TRANSFER_BYTES {
                     let mut buf = vec![0; usize::try_from(len).unwrap()];
                     let read_into = device.read_into(start, &mut buf).map(|()| buf);
-                    assert_eq!(read_into, read, "read_into and read disagree on {request:?}");
+                    assert_eq!(
+                        read_into, read,
+                        "read_into and read disagree on {request:?}"
+                    );
                 }
                 read
             }

@@ -7,11 +7,11 @@ round), best of ``--rounds``, with:
 
 - ``os.pread``: the plain file read, the baseline;
 - ``FileDevice.read``: the same through the package's device, with its checks;
-- ``Partition.read``: through the component (the device's read crosses into the guest as a
+- ``Partition.read_list``: through the component (the device's read crosses into the guest as a
   ``list<u8>``, and the partition's result back out), with the package's bulk ``list<u8>``
   conversion, split into the time in the device's ``pread``, in the package's conversions, and
   the rest (wasmtime's C API: one 32-byte value per byte, both ways, and the guest);
-- ``Partition.read``, wasmtime-py's own conversion: a byte at a time in Python.
+- ``Partition.read_list``, wasmtime-py's own conversion: a byte at a time in Python.
 """
 
 from __future__ import annotations
@@ -102,10 +102,10 @@ def main() -> None:
             "size        pread ms   device ms     part. ms  (pread,    lists,     rest)   stock ms"
         )
         for size in sizes:
-            assert partition.read(0, size) == os.pread(fd, size, 512)
+            assert partition.read_list(0, size) == os.pread(fd, size, 512)
             native = best(args.rounds, functools.partial(os.pread, fd, size, 512))
             direct = best(args.rounds, functools.partial(device.read, 1, size))
-            read = functools.partial(partition.read, 0, size)
+            read = functools.partial(partition.read_list, 0, size)
             total, in_pread, in_lists = split(args.rounds, read)
             _byte_lists.disable()
             try:

@@ -48,9 +48,10 @@ _listener = threading.local()
 
 
 @contextlib.contextmanager
-def lowering(converted: Callable[[Any, float], None]) -> Iterator[None]:
-    """Within the block, on this thread, calls ``converted(store, seconds)`` after each
-    ``list<u8>`` argument is converted, with the store of the call and the conversion's time."""
+def lowering(converted: Callable[[Any, float, int], None]) -> Iterator[None]:
+    """Within the block, on this thread, calls ``converted(store, seconds, count)`` after each
+    ``list<u8>`` is converted, with the store of the call, the conversion's time and the
+    list's length."""
     outer = getattr(_listener, "converted", None)
     _listener.converted = converted
     try:
@@ -82,7 +83,7 @@ def _convert_to_c(self: ListType, store: Any, val: Any, ptr: Any) -> None:
     ptr.contents.of.list = raw
     converted = getattr(_listener, "converted", None)
     if converted is not None:
-        converted(store, time.monotonic() - start)
+        converted(store, time.monotonic() - start, count)
 
 
 def _convert_from_c(self: ListType, c: Any) -> Any:

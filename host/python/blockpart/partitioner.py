@@ -103,12 +103,14 @@ class _Clock:
     arguments). Shared by the instance and its device glue (never the store, which the glue
     must not keep alive)."""
 
-    __slots__ = ("limit", "start", "host")
+    __slots__ = ("limit", "start", "host", "granted")
 
     def __init__(self, limit: float | None) -> None:
         self.limit = limit
         self.start = 0.0
         self.host = 0.0
+        # Bytes of the call's own `list<u8>` arguments whose lowering is yet to be granted.
+        self.granted = 0
 
     def ticks(self) -> int:
         """The deadline, in ticks from now, for what is left of the call's budget."""
@@ -117,12 +119,13 @@ class _Clock:
         left = self.limit - (time.monotonic() - self.start - self.host)
         return max(0, math.ceil(left / _TICK))
 
-    def arm(self, store: Any) -> None:
-        """Starts a call's budget (before each call into the guest)."""
-        self.start, self.host = time.monotonic(), 0.0
+    def arm(self, store: Any, argument_bytes: int = 0) -> None:
+        """Starts a call's budget (before each call into the guest), whose ``list<u8>``
+        arguments hold ``argument_bytes`` bytes."""
+        self.start, self.host, self.granted = time.monotonic(), 0.0, argument_bytes
         store.set_epoch_deadline(self.ticks())
 
-    def lowered(self, store: Any, seconds: float) -> None:
+    def lowered(self, store: Any, seconds: float, count: int) -> None:
         """The package took ``seconds`` to convert a ``list<u8>`` that wasmtime then lowers
         into the guest (a call's argument, or a device's result): host time, both.
 
@@ -134,8 +137,13 @@ class _Clock:
         machine: 2.3 s here and 2.7 s in wasmtime there, 6.1 s and 12.0 s on a 2-core machine
         at load 3, then the trap, in the guest's `cabi_realloc` before its first check. The
         grant follows the machine's speed of the moment, measured in the same call, and only
-        the caller chooses how large it is: a guest cannot stretch it."""
-        self.exclude(store, seconds * (1.0 + _LOWERING))
+        the caller chooses how large it is: a guest cannot stretch it. Only the call's own
+        arguments (converted first, before the guest runs) have the grant; a device's result,
+        whose size the guest chooses, has its measured conversion taken out and no more, or a
+        guest reading its device in a loop would gain time with each read."""
+        grant = _LOWERING if 0 < count <= self.granted else 0.0
+        self.granted -= min(count, self.granted)
+        self.exclude(store, seconds * (1.0 + grant))
 
     def exclude(self, store: Any, seconds: float) -> None:
         """Takes ``seconds`` of the host's out of the call's budget, and re-arms the deadline
@@ -310,7 +318,8 @@ class Partitioner:
     def _invoke(self, name: str, *args: Any) -> Any:
         """Calls the export ``name`` and returns its result, as wasmtime-py gives it."""
         # wasmtime-py 50 runs the post-return itself; 39 needed `post_return` after each call.
-        self._clock.arm(self._store)
+        lists = sum(len(arg) for arg in args if isinstance(arg, (bytes, bytearray)))
+        self._clock.arm(self._store, lists)
         with _byte_lists.lowering(self._clock.lowered):
             return self._funcs[name](self._store, *args)
 

@@ -1,6 +1,7 @@
 //! An example consumer of the partitioner: it imports `partition` and `ram-disk` and exports
 //! `split-check`, which splits a fresh RAM disk, fills each partition with its own byte and
-//! reads them all back. Composed with a RAM-disk provider and the partitioner (see the README),
+//! reads them all back, checking that the partitioner maps each read where its partition lies.
+//! Composed with a RAM-disk provider and the partitioner (see the README),
 //! it is a component that imports nothing.
 
 #![allow(
@@ -15,6 +16,7 @@
 wit_bindgen::generate!({ path: "wit", world: "split-checker", generate_all });
 
 use blockpart::partition::partition::Partition;
+use blockpart::partition::types::Direction;
 use blockpart_examples::ram_disk::ram_disk;
 use exports::blockpart_examples::split_check::split_check::{Guest, PartReport};
 
@@ -54,7 +56,16 @@ impl Guest for Component {
         let mut reports = Vec::new();
         for (byte, part) in (1u8..).zip(&partitions) {
             let mut crc = crc32fast::Hasher::new();
+            let offset = part.get_offset();
             each_chunk(part, sector_size, |start, len| {
+                let mapped = part
+                    .map(Direction::Read, start, len)
+                    .map_err(|e| format!("map at {start}: {e:?}"))?;
+                if Some(mapped) != offset.checked_add(start) {
+                    return Err(format!(
+                        "partition {byte} maps sector {start} to {mapped}, not {offset} + {start}"
+                    ));
+                }
                 let data = part
                     .read(start, len)
                     .map_err(|e| format!("read at {start}: {e:?}"))?;
@@ -65,7 +76,7 @@ impl Guest for Component {
                 Ok(())
             })?;
             reports.push(PartReport {
-                offset: part.get_offset(),
+                offset,
                 sectors: part.info().size_sectors,
                 crc32: crc.finalize(),
             });

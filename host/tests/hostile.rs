@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use blockpart_core::faulty_device::{Faults, Op, Request};
 use blockpart_core::{DeviceError, Direction, Error as PartitionError, FaultyDevice, SectorSize};
-use blockpart_host::{Error, FileDevice, Limits, Runtime};
+use blockpart_host::{Error, FileDevice, Instance, Limits, PartitionHandle, Runtime};
 use blockpart_test_artifacts::hostile::{
     BAD_DISK_GUID, BAD_ENTRY_GUID, Mode, TOO_LONG_NAME, TOO_MANY_ENTRIES,
 };
@@ -257,6 +257,39 @@ fn a_device_the_guest_keeps_is_released_with_its_instance() {
     }
 }
 
+/// On a fresh instance of `runtime` over a disk that selects `mode` (read-only when `error` is
+/// `ReadOnly`), `request` of the whole disk must fail with the device's `error`, the device must
+/// have seen `seen` as its last request, and the file must not change.
+fn device_refuses(
+    runtime: &Runtime,
+    mode: u8,
+    error: DeviceError,
+    seen: Request,
+    request: impl FnOnce(&mut Instance, PartitionHandle) -> Result<(), Error>,
+) {
+    let name = char::from(mode);
+    let (file, device) = disk_of(mode, error == DeviceError::ReadOnly);
+    let before = std::fs::read(file.path()).unwrap();
+    let device = FaultyDevice::new(device, Faults::default());
+    let log = device.log();
+    let mut instance = runtime.instantiate().unwrap();
+    let whole = instance.whole(device).unwrap();
+    match request(&mut instance, whole) {
+        Err(Error::Partition(PartitionError::Device(refused))) => {
+            assert_eq!(refused, error, "{name}");
+        }
+        other => panic!("{name}: expected the device to refuse with {error:?}, got {other:?}"),
+    }
+    assert_eq!(log.requests().last(), Some(&seen), "{name}");
+    assert_eq!(
+        instance.device_requests(),
+        2,
+        "{name}: `whole`'s read, then this one"
+    );
+    let after = std::fs::read(file.path()).unwrap();
+    assert!(after == before, "{name}: the file changed");
+}
+
 #[test]
 fn a_guest_that_calls_its_device_out_of_bounds_or_writes_a_read_only_one_is_refused_by_it() {
     let runtime = hostile();
@@ -267,44 +300,16 @@ fn a_guest_that_calls_its_device_out_of_bounds_or_writes_a_read_only_one_is_refu
         _ => None,
     });
     for (mode, (op, sector_start, sectors, error)) in refused {
-        let name = char::from(mode);
-        let (file, device) = disk_of(mode, error == DeviceError::ReadOnly);
-        let before = std::fs::read(file.path()).unwrap();
-        let device = FaultyDevice::new(device, Faults::default());
-        let log = device.log();
-        let mut instance = runtime.instantiate().unwrap();
-        let whole = instance.whole(device).unwrap();
-        match instance.read_list(whole, 0, 512) {
-            Err(Error::Partition(PartitionError::Device(refused))) => {
-                assert_eq!(refused, error, "{name}");
-            }
-            Ok(data) => panic!(
-                "{name}: the device took it: the guest read {} bytes",
-                data.len()
-            ),
-            Err(other) => {
-                panic!("{name}: expected the device to refuse with {error:?}, got {other:?}")
-            }
-        }
-        // The guest did go around the partition: the device saw the request itself.
-        let request = Request {
+        // The guest goes around the partition: the device sees the request itself.
+        let seen = Request {
             op,
             sector_start,
             sectors,
             failed: false,
         };
-        assert_eq!(log.requests().last(), Some(&request), "{name}");
-        let after = std::fs::read(file.path()).unwrap();
-        assert_eq!(
-            after.len(),
-            before.len(),
-            "{name}: the file's length changed"
-        );
-        assert_eq!(
-            crc32fast::hash(&after),
-            crc32fast::hash(&before),
-            "{name}: the file's bytes changed"
-        );
+        device_refuses(&runtime, mode, error, seen, |instance, whole| {
+            instance.read_list(whole, 0, 512).map(drop)
+        });
     }
 }
 
@@ -318,43 +323,28 @@ fn a_request_the_guest_maps_out_of_bounds_or_onto_a_read_only_device_is_refused_
         _ => None,
     });
     for (mode, (direction, at, sectors, error)) in refused {
-        let name = char::from(mode);
-        let (file, device) = disk_of(mode, error == DeviceError::ReadOnly);
-        let before = std::fs::read(file.path()).unwrap();
-        let device = FaultyDevice::new(device, Faults::default());
-        let log = device.log();
-        let mut instance = runtime.instantiate().unwrap();
-        let whole = instance.whole(device).unwrap();
-        let mut data = vec![0xEE; sectors as usize * 512];
-        let result = match direction {
-            Direction::Read => instance.read(whole, 0, &mut data),
-            Direction::Write => instance.write(whole, 0, &data),
-        };
-        match result {
-            Err(Error::Partition(PartitionError::Device(refused))) => {
-                assert_eq!(refused, error, "{name}");
-            }
-            other => panic!("{name}: expected the device to refuse with {error:?}, got {other:?}"),
-        }
-        // The host made the request where the guest mapped it, and the device refused it.
+        // The host makes the request where the guest mapped it.
         let op = match direction {
             Direction::Read => Op::Read,
             Direction::Write => Op::Write,
         };
-        let request = Request {
+        let seen = Request {
             op,
             sector_start: at,
             sectors,
             failed: false,
         };
-        assert_eq!(log.requests().last(), Some(&request), "{name}");
-        assert_eq!(
-            instance.device_requests(),
-            2,
-            "{name}: `whole`'s read, then this one"
+        let mut data = vec![0xEE; sectors as usize * 512];
+        device_refuses(
+            &runtime,
+            mode,
+            error,
+            seen,
+            |instance, whole| match direction {
+                Direction::Read => instance.read(whole, 0, &mut data),
+                Direction::Write => instance.write(whole, 0, &data),
+            },
         );
-        let after = std::fs::read(file.path()).unwrap();
-        assert!(after == before, "{name}: the file changed");
     }
 }
 

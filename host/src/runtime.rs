@@ -16,7 +16,8 @@ use crate::limits::{self, Clock, Limits};
 mod table;
 mod types;
 
-mod bindings {
+// `pub(crate)`: the filesystem reader's bindings (`reader.rs`) reuse its device interfaces.
+pub(crate) mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "partitioner",
@@ -36,6 +37,12 @@ pub const GUEST_COMPONENT: &[u8] = include_bytes!(env!("BLOCKPART_GUEST_COMPONEN
 
 /// A device handed to a guest: any [`BlockDevice`], owned by the store's resource table.
 pub struct Device(Box<dyn BlockDevice + Send>);
+
+impl Device {
+    pub(crate) fn new(device: impl BlockDevice + Send + 'static) -> Self {
+        Self(Box::new(device))
+    }
+}
 
 /// A compiled partitioner component, ready to be instantiated many times.
 #[derive(Clone)]
@@ -76,14 +83,7 @@ impl Runtime {
     }
 
     fn cached_with(cache: CacheConfig, bytes: &[u8]) -> wasmtime::Result<Self> {
-        let cache = Cache::new(cache)?;
-        let dir = cache.directory();
-        crate::cache::check(dir).map_err(|why| {
-            wasmtime::format_err!("not using the compile cache in {}: {why}", dir.display())
-        })?;
-        let mut config = Config::new();
-        config.cache(Some(cache));
-        Self::with_config(&config, bytes)
+        Self::with_config(&cached_config(cache)?, bytes)
     }
 
     /// The same runtime, its instances bound by `limits` rather than [`Limits::default`].
@@ -94,13 +94,7 @@ impl Runtime {
     }
 
     fn with_config(config: &Config, bytes: &[u8]) -> wasmtime::Result<Self> {
-        let mut config = config.clone();
-        config.epoch_interruption(true);
-        // A trap says what went wrong and in which call; a backtrace through the guest's
-        // mangled, merged functions would only mislead.
-        config.wasm_backtrace_max_frames(None);
-        let engine = Engine::new(&config)?;
-        let clock = limits::start_ticking(&engine)?;
+        let (engine, clock) = engine(config)?;
         let component = Component::new(&engine, bytes)?;
         let mut linker = Linker::new(&engine);
         Partitioner::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
@@ -116,30 +110,7 @@ impl Runtime {
 
     /// A fresh instance, with its own memory and no devices.
     pub fn instantiate(&self) -> wasmtime::Result<Instance> {
-        let state = State {
-            limits: self.limits.store_limits(),
-            clock: self.clock.clone(),
-            // Instantiating runs guest code too: its time counts from now.
-            call_started: self.clock.now(),
-            ..State::default()
-        };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|state| &mut state.limits);
-        let limit = self.limits.ticks();
-        store.set_epoch_deadline(limit);
-        // The deadline is wall-clock time; the limit is on the guest's own time. When it
-        // passes, take out the time the host spent in device calls for the guest, and give
-        // the guest what it has left. Time is counted in whole ticks, and a tick that passes
-        // while the guest runs counts whole: one tick of grace keeps a guest that ran for
-        // microseconds across a tick from being stopped under a one-tick limit.
-        let allowed = limit.saturating_add(1);
-        store.epoch_deadline_callback(move |store| {
-            let guest = store.data().guest_ticks();
-            match allowed.checked_sub(guest).filter(|left| *left > 0) {
-                Some(left) => Ok(UpdateDeadline::Continue(left)),
-                None => Err(Trap::Interrupt.into()),
-            }
-        });
+        let mut store = new_store(&self.engine, self.limits, &self.clock);
         let bindings = self.pre.instantiate(&mut store)?;
         Ok(Instance {
             exports: bindings.blockpart_partition_partition().clone(),
@@ -150,13 +121,68 @@ impl Runtime {
     }
 }
 
+// Engine and store set-up, shared with the filesystem reader's runtime (`reader.rs`).
+
+/// The configuration of [`Runtime::cached`]: `cache`, if only this user can write to it.
+pub(crate) fn cached_config(cache: CacheConfig) -> wasmtime::Result<Config> {
+    let cache = Cache::new(cache)?;
+    let dir = cache.directory();
+    crate::cache::check(dir).map_err(|why| {
+        wasmtime::format_err!("not using the compile cache in {}: {why}", dir.display())
+    })?;
+    let mut config = Config::new();
+    config.cache(Some(cache));
+    Ok(config)
+}
+
+/// An engine with `config`, epoch interruption on, and the clock that ticks it.
+pub(crate) fn engine(config: &Config) -> wasmtime::Result<(Engine, Clock)> {
+    let mut config = config.clone();
+    config.epoch_interruption(true);
+    // A trap says what went wrong and in which call; a backtrace through the guest's
+    // mangled, merged functions would only mislead.
+    config.wasm_backtrace_max_frames(None);
+    let engine = Engine::new(&config)?;
+    let clock = limits::start_ticking(&engine)?;
+    Ok((engine, clock))
+}
+
+/// A store for one instance, bound by `limits`.
+pub(crate) fn new_store(engine: &Engine, limits: Limits, clock: &Clock) -> Store<State> {
+    let state = State {
+        limits: limits.store_limits(),
+        clock: clock.clone(),
+        // Instantiating runs guest code too: its time counts from now.
+        call_started: clock.now(),
+        ..State::default()
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.limits);
+    let limit = limits.ticks();
+    store.set_epoch_deadline(limit);
+    // The deadline is wall-clock time; the limit is on the guest's own time. When it
+    // passes, take out the time the host spent in device calls for the guest, and give
+    // the guest what it has left. Time is counted in whole ticks, and a tick that passes
+    // while the guest runs counts whole: one tick of grace keeps a guest that ran for
+    // microseconds across a tick from being stopped under a one-tick limit.
+    let allowed = limit.saturating_add(1);
+    store.epoch_deadline_callback(move |store| {
+        let guest = store.data().guest_ticks();
+        match allowed.checked_sub(guest).filter(|left| *left > 0) {
+            Some(left) => Ok(UpdateDeadline::Continue(left)),
+            None => Err(Trap::Interrupt.into()),
+        }
+    });
+    store
+}
+
 /// The imported interface whose `write` [`add_borrowing_write`] replaces.
 const BLOCK_DEVICE: &str = "blockpart:partition/block-device@0.1.0";
 
 /// Replaces the device's `write` with one that writes the data straight from guest memory.
 /// The generated one copies it into a `Vec` first: one more pass over every byte written (a
 /// third of the time of a 1 MiB write through the partitioner, measured).
-fn add_borrowing_write(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+pub(crate) fn add_borrowing_write(linker: &mut Linker<State>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     linker.instance(BLOCK_DEVICE)?.func_wrap(
         "[method]device.write",
@@ -176,10 +202,10 @@ fn add_borrowing_write(linker: &mut Linker<State>) -> wasmtime::Result<()> {
 /// Per-instance host state: the devices handed to the guest, what it did with them, and the
 /// time of the current call.
 #[derive(Default)]
-struct State {
-    table: ResourceTable,
+pub(crate) struct State {
+    pub(crate) table: ResourceTable,
     limits: StoreLimits,
-    live_devices: usize,
+    pub(crate) live_devices: usize,
     device_requests: u64,
     clock: Clock,
     /// When the current call into the guest began.
@@ -480,13 +506,13 @@ impl Instance {
 }
 
 /// Makes a trap or a broken component contract an [`Error::Guest`] that names the call.
-fn guest(call: &'static str) -> impl FnOnce(wasmtime::Error) -> Error {
+pub(crate) fn guest(call: &'static str) -> impl FnOnce(wasmtime::Error) -> Error {
     move |error| Error::Guest(error.context(format!("in `{call}`")))
 }
 
 /// `store`, with the next call into the guest given `ticks` epoch ticks of its own time to
 /// return.
-fn armed(store: &mut Store<State>, ticks: u64) -> &mut Store<State> {
+pub(crate) fn armed(store: &mut Store<State>, ticks: u64) -> &mut Store<State> {
     let state = store.data_mut();
     state.call_started = state.clock.now();
     state.host_ticks = 0;

@@ -498,7 +498,7 @@ impl Instance {
         let state = self.store.data_mut();
         let device = state
             .table
-            .push(Device(Box::new(device)))
+            .push(Device::new(device))
             .map_err(wasmtime::Error::from)?;
         state.live_devices = state.live_devices.saturating_add(1);
         Ok(device)

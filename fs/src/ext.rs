@@ -10,6 +10,7 @@ use crate::{DirEntry, Error, FileKind, FsKind, Metadata, ReadAt};
 /// Where the superblock lies, and the fields of it read here (ext4's `struct ext4_super_block`).
 const SUPERBLOCK: usize = 1024;
 const MAGIC: usize = 0x38;
+const LOG_BLOCK_SIZE: usize = 0x18;
 const FEATURE_COMPAT: usize = 0x5C;
 const FEATURE_INCOMPAT: usize = 0x60;
 const FEATURE_RO_COMPAT: usize = 0x64;
@@ -60,6 +61,8 @@ impl Ext4Read for Reader {
 
 pub(crate) struct Ext {
     fs: Ext4,
+    /// Bytes per block, from the superblock.
+    block_size: u64,
     /// The file the last read left off in, and its path: a read that goes on from there
     /// continues it, where a fresh open would walk the file's blocks from its start.
     open: Option<(Vec<u8>, ext4_view::File)>,
@@ -82,6 +85,21 @@ fn path(bytes: &[u8]) -> Result<ext4_view::Path<'_>, Error> {
     ext4_view::Path::try_from(bytes).map_err(|e| Error::InvalidPath(e.to_string()))
 }
 
+/// Checks `md`'s size against the largest file the filesystem can map: 2^32 blocks (extents
+/// and block maps both address at most that many). An inode that claims more is damaged; read
+/// as it stands, it would stream zeros for petabytes.
+fn checked(md: &ext4_view::Metadata, block_size: u64) -> Result<Metadata, Error> {
+    let most = block_size.saturating_mul(1 << 32);
+    let md = metadata(md);
+    if md.size > most {
+        return Err(Error::Damaged(format!(
+            "an inode claims {} bytes; with {block_size}-byte blocks a file holds at most {most}",
+            md.size
+        )));
+    }
+    Ok(md)
+}
+
 fn metadata(md: &ext4_view::Metadata) -> Metadata {
     let kind = match md.file_type() {
         FileType::Regular => FileKind::File,
@@ -97,10 +115,15 @@ fn metadata(md: &ext4_view::Metadata) -> Metadata {
 }
 
 impl Ext {
-    pub(crate) fn open(partition: impl ReadAt + 'static) -> Result<Self, Error> {
+    /// Opens the ext filesystem whose superblock is in `head` (see [`detect`]).
+    pub(crate) fn open(partition: impl ReadAt + 'static, head: &[u8]) -> Result<Self, Error> {
         let shared: Rc<RefCell<dyn ReadAt>> = Rc::new(RefCell::new(partition));
+        let fs = Ext4::load(Box::new(Reader(shared)))?;
+        // ext4-view checked `s_log_block_size` (1 KiB to 64 KiB) in loading.
+        let log = field(head, LOG_BLOCK_SIZE).unwrap_or(0).min(6);
         Ok(Self {
-            fs: Ext4::load(Box::new(Reader(shared)))?,
+            fs,
+            block_size: 1024u64 << log,
             open: None,
         })
     }
@@ -116,7 +139,7 @@ impl Ext {
             }
             entries.push(DirEntry {
                 name: name.as_ref().to_vec(),
-                metadata: metadata(&entry.metadata()?),
+                metadata: checked(&entry.metadata()?, self.block_size)?,
             });
         }
         Ok(entries)
@@ -124,7 +147,7 @@ impl Ext {
 
     pub(crate) fn metadata(&mut self, components: &[&[u8]]) -> Result<Metadata, Error> {
         let bytes = absolute(components);
-        Ok(metadata(&self.fs.symlink_metadata(path(&bytes)?)?))
+        checked(&self.fs.symlink_metadata(path(&bytes)?)?, self.block_size)
     }
 
     pub(crate) fn read(
@@ -138,6 +161,7 @@ impl Ext {
             Some((open, file)) if open == bytes && file.position() == offset => file,
             _ => {
                 let mut file = self.fs.open(path(&bytes)?)?;
+                checked(file.metadata(), self.block_size)?;
                 // ext4-view seeks by stepping through the blocks before `offset`: never
                 // past the end, where there is nothing to read.
                 if offset >= file.metadata().len() {

@@ -114,7 +114,7 @@ impl Filesystem {
         if let Some(kind) = ext::detect(&head) {
             return Ok(Self {
                 kind,
-                inner: Inner::Ext(Box::new(guarded(|| ext::Ext::open(partition))?)),
+                inner: Inner::Ext(Box::new(guarded(|| ext::Ext::open(partition, &head))?)),
             });
         }
         if fat::detect(&head) {

@@ -139,7 +139,8 @@ fn error(error: blockpart_fs::Error) -> wit::Error {
         E::TooLarge { most, .. } => wit::Error::TooLarge(most),
         E::Unsupported(why) => wit::Error::Unsupported(why),
         E::Io(why) => wit::Error::Io(why),
-        // Damaged, and whatever a later version of the crate adds.
+        E::Damaged(why) => wit::Error::Damaged(why),
+        // Whatever a later version of the crate adds.
         other => wit::Error::Damaged(other.to_string()),
     }
 }

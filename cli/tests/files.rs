@@ -24,8 +24,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use support::{
-    Kind, Node, Random, Tree, assert_same_tree, make_image, make_tree, missing_tools, snapshot,
-    which,
+    Kind, Node, Random, Tree, assert_same_tree, make_image, make_image_sized, make_tree,
+    missing_tools, snapshot, which,
 };
 
 /// Longest any one command may take here, even on a damaged filesystem: the component's time
@@ -435,4 +435,31 @@ fn a_partition_with_no_filesystem_is_unsupported() {
     };
     let stderr = fails_cleanly(&blockpart(&["ls", &disk.path, "-p", "1"]));
     assert!(stderr.contains("unsupported filesystem"), "{stderr}");
+}
+
+/// `get` reads in bounded pieces: a file four times the component's memory limit comes out
+/// whole. On a filesystem that fills the disk (no partition table, no `-p`).
+#[test]
+fn get_streams_a_file_larger_than_the_memory_limit() {
+    let kind = Kind::Ext("ext4", 4096);
+    if !missing_tools(kind).is_empty() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    fs::create_dir(&tree).unwrap();
+    let mut random = Random::new(3);
+    let content: Vec<u8> = (0..(64 << 20) / 8)
+        .flat_map(|_| random.next().to_le_bytes())
+        .collect();
+    fs::write(tree.join("huge"), &content).unwrap();
+    let image = dir.path().join("fs.img");
+    make_image_sized(kind, &tree, &image, 80 << 20);
+    let image = image.to_str().unwrap();
+    let output = blockpart(&["get", image, "/huge", "--memory-limit", "16"]);
+    assert!(
+        succeeds_bytes(&output) == content,
+        "the file came out changed"
+    );
+    assert_eq!(succeeds(&blockpart(&["ls", image])), "huge\nlost+found\n");
 }

@@ -213,7 +213,11 @@ pub fn snapshot(dir: &Path, modes: bool) -> Tree {
 
 /// A filesystem image of `kind` holding the tree in `tree`, made by the real tools.
 pub fn make_image(kind: Kind, tree: &Path, image: &Path) {
-    let size = kind.size_bytes();
+    make_image_sized(kind, tree, image, kind.size_bytes());
+}
+
+/// [`make_image`], `size` bytes large.
+pub fn make_image_sized(kind: Kind, tree: &Path, image: &Path, size: u64) {
     fs::File::create(image).unwrap().set_len(size).unwrap();
     match kind {
         Kind::Ext(name, block) => run(Command::new(which("mke2fs").unwrap())

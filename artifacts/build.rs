@@ -5,5 +5,6 @@ fn main() -> anyhow::Result<()> {
         ("blockpart-hostile", "BLOCKPART_HOSTILE_COMPONENT"),
         ("blockpart-ram-disk", "BLOCKPART_RAM_DISK_COMPONENT"),
         ("blockpart-split-check", "BLOCKPART_SPLIT_CHECK_COMPONENT"),
-    ])
+    ])?;
+    Ok(())
 }

@@ -132,7 +132,7 @@ pub fn open(
 }
 
 /// Takes the advisory lock on `path`, exclusive or shared, without waiting.
-fn lock(path: &Path, exclusive: bool) -> Result<File> {
+pub fn lock(path: &Path, exclusive: bool) -> Result<File> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(OFlags::NONBLOCK.bits().cast_signed())

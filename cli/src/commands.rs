@@ -3,4 +3,5 @@
 pub mod bench;
 pub mod conformance;
 pub mod copy;
+pub mod files;
 pub mod show;

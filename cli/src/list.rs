@@ -213,7 +213,7 @@ pub fn write_readable(out: &mut impl io::Write, table: &Table, device: &str) -> 
 /// `text` from the disk, safe to print on a terminal: control and other unprintable
 /// characters (escape sequences, newlines, bidirectional overrides) are shown escaped, as
 /// `\u{1b}` or `\n`, and so is a backslash; other characters, accents included, are kept.
-fn printable(text: &str) -> String {
+pub fn printable(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '"' | '\'' => c.to_string(),

@@ -2,6 +2,7 @@
 //!
 //! This file is the command line's shape; each command lives in a module of `commands`.
 
+use std::ffi::OsString;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +14,7 @@ use blockpart_host::{GUEST_COMPONENT, Limits};
 use clap::{Parser, Subcommand};
 
 use args::{DiskArgs, LimitArgs, Range, sector_size};
-use commands::{bench, conformance, copy, show};
+use commands::{bench, conformance, copy, files, show};
 
 mod args;
 mod commands;
@@ -92,6 +93,31 @@ enum Command {
         #[arg(long, value_name = "SECTOR", default_value_t = 0)]
         at: u64,
     },
+    /// Lists a directory of the filesystem on a disk or one of its partitions: ext2, ext3,
+    /// ext4, FAT12, FAT16 or FAT32, detected, read inside the sandbox.
+    ///
+    /// Names one a line, sorted, with control characters escaped. Without -p, the whole disk
+    /// must hold the filesystem (a disk with a partition table is refused with a hint).
+    Ls {
+        #[command(flatten)]
+        disk: DiskArgs,
+        /// The directory, from the filesystem's root (a file lists itself).
+        #[arg(default_value = "/")]
+        path: OsString,
+        /// Adds each entry's type, permission bits (`-` on FAT), size and a link's target.
+        #[arg(short, long)]
+        long: bool,
+    },
+    /// Copies a file of the filesystem on a disk or one of its partitions to standard output.
+    ///
+    /// Streamed in 4 MiB reads, so a file of any size takes bounded memory; a progress bar on
+    /// a terminal. A symbolic link is followed.
+    Get {
+        #[command(flatten)]
+        disk: DiskArgs,
+        /// The file, from the filesystem's root.
+        path: OsString,
+    },
     /// Measures what the component costs: the same requests on DISK made natively (pread and
     /// pwrite), through the host's file device, and through the component's partition.
     ///
@@ -148,6 +174,8 @@ fn run(command: Command, limits: Limits) -> Result<ExitCode> {
         Command::Info { disk, range } => show::info(&disk, range, limits)?,
         Command::Cat { disk, range } => copy::cat(&disk, range, limits)?,
         Command::Write { disk, range, at } => copy::write(&disk, range, at, limits)?,
+        Command::Ls { disk, path, long } => files::ls(&disk, &path, long, limits)?,
+        Command::Get { disk, path } => files::get(&disk, &path, limits)?,
         Command::Bench {
             disk,
             sector_size,

@@ -14,7 +14,7 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use blockpart_conformance::{CASES, SECTOR_SIZES, TABLE_CASES};
+use blockpart_conformance::{CASES, DataPath, SECTOR_SIZES, TABLE_CASES};
 use tempfile::TempDir;
 
 /// `blockpart ARGS`, with `stdin` fed through a pipe.
@@ -285,13 +285,13 @@ fn conformance_command_runs_against_a_given_component() {
     let out = blockpart(&["conformance", "--component", path.to_str().unwrap()], b"");
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(out.status.success(), "{text}");
-    // Per sector size: each case and the random comparison; each table case per sector size
-    // of its fixtures.
+    // Per sector size and data path: each case and the random comparison; each table case per
+    // sector size of its fixtures.
     let tables: usize = TABLE_CASES
         .iter()
         .map(|case| case.sector_sizes().len())
         .sum();
-    let expected = SECTOR_SIZES.len() * (CASES.len() + 1) + tables;
+    let expected = SECTOR_SIZES.len() * DataPath::ALL.len() * (CASES.len() + 1) + tables;
     assert!(
         text.trim_end()
             .ends_with(&format!("{expected} passed, 0 failed")),

@@ -12,13 +12,16 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+#[cfg(feature = "compose")]
+pub mod compose;
+
 const TARGET: &str = "wasm32-unknown-unknown";
 
 /// Builds `packages` (cargo package names) as components, and sets, for each, the environment
 /// variable paired with it to the component's path, for `include_bytes!` or `env!`. Cargo
 /// reruns the build script when a source of any of them, or a WIT file of the workspace,
-/// changes.
-pub fn build_components(packages: &[(&str, &str)]) -> Result<()> {
+/// changes. Returns the components' paths, in the order of `packages`.
+pub fn build_components(packages: &[(&str, &str)]) -> Result<Vec<PathBuf>> {
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").context("OUT_DIR is not set")?);
     let workspace = workspace()?;
     let target_dir = out_dir.join("guest");
@@ -29,6 +32,7 @@ pub fn build_components(packages: &[(&str, &str)]) -> Result<()> {
         &target_dir,
         packages.iter().map(|(package, _)| *package),
     )?;
+    let mut paths = Vec::new();
     for (package, env) in packages {
         let artifact = package.replace('-', "_");
         let artifacts = target_dir.join(TARGET).join("release");
@@ -40,8 +44,9 @@ pub fn build_components(packages: &[(&str, &str)]) -> Result<()> {
         std::fs::write(&path, componentize(&module)?)
             .with_context(|| format!("writing {}", path.display()))?;
         println!("cargo:rustc-env={env}={}", path.display());
+        paths.push(path);
     }
-    Ok(())
+    Ok(paths)
 }
 
 /// The workspace root: the parent of the calling crate's directory.

@@ -21,6 +21,8 @@
 mod cache;
 mod file_device;
 mod limits;
+#[cfg(feature = "fs")]
+mod reader;
 mod runtime;
 
 // The fault-injecting device lives in `blockpart-core`; it is here too, next to `FileDevice`,
@@ -30,6 +32,12 @@ pub use cache::UntrustedCache;
 pub use file_device::{FileDevice, OpenError};
 pub use limits::{Limits, TICK};
 pub use runtime::{GUEST_COMPONENT, Instance, PartitionHandle, Runtime};
+// The filesystem reader composed on the partitioner, with the `fs` feature.
+#[cfg(feature = "fs")]
+pub use reader::{
+    DirEntry, FileKind, FsError, FsHandle, FsKind, Metadata, READER_COMPONENT, ReaderError,
+    ReaderInstance, ReaderRuntime,
+};
 
 /// The version of wasmtime this host runs components with.
 pub const WASMTIME_VERSION: &str = env!("BLOCKPART_WASMTIME_VERSION");

@@ -17,7 +17,8 @@ use crate::limits::{self, Clock, Limits};
 mod table;
 mod types;
 
-mod bindings {
+// `pub(crate)`: the filesystem reader's bindings (`reader.rs`) reuse its device interfaces.
+pub(crate) mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "partitioner",
@@ -41,7 +42,7 @@ pub struct Device(DeviceId);
 /// A device handed to an instance, named by the host. Keys are never reused, so a stale one
 /// finds nothing rather than another device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct DeviceId(u64);
+pub(crate) struct DeviceId(u64);
 
 /// A compiled partitioner component, ready to be instantiated many times.
 #[derive(Clone)]
@@ -82,14 +83,7 @@ impl Runtime {
     }
 
     fn cached_with(cache: CacheConfig, bytes: &[u8]) -> wasmtime::Result<Self> {
-        let cache = Cache::new(cache)?;
-        let dir = cache.directory();
-        crate::cache::check(dir).map_err(|why| {
-            wasmtime::format_err!("not using the compile cache in {}: {why}", dir.display())
-        })?;
-        let mut config = Config::new();
-        config.cache(Some(cache));
-        Self::with_config(&config, bytes)
+        Self::with_config(&cached_config(cache)?, bytes)
     }
 
     /// The same runtime, its instances bound by `limits` rather than [`Limits::default`].
@@ -100,13 +94,7 @@ impl Runtime {
     }
 
     fn with_config(config: &Config, bytes: &[u8]) -> wasmtime::Result<Self> {
-        let mut config = config.clone();
-        config.epoch_interruption(true);
-        // A trap says what went wrong and in which call; a backtrace through the guest's
-        // mangled, merged functions would only mislead.
-        config.wasm_backtrace_max_frames(None);
-        let engine = Engine::new(&config)?;
-        let clock = limits::start_ticking(&engine)?;
+        let (engine, clock) = engine(config)?;
         let component = Component::new(&engine, bytes)?;
         let mut linker = Linker::new(&engine);
         Partitioner::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
@@ -122,30 +110,7 @@ impl Runtime {
 
     /// A fresh instance, with its own memory and no devices.
     pub fn instantiate(&self) -> wasmtime::Result<Instance> {
-        let state = State {
-            limits: self.limits.store_limits(),
-            clock: self.clock.clone(),
-            // Instantiating runs guest code too: its time counts from now.
-            call_started: self.clock.now(),
-            ..State::default()
-        };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|state| &mut state.limits);
-        let limit = self.limits.ticks();
-        store.set_epoch_deadline(limit);
-        // The deadline is wall-clock time; the limit is on the guest's own time. When it
-        // passes, take out the time the host spent in device calls for the guest, and give
-        // the guest what it has left. Time is counted in whole ticks, and a tick that passes
-        // while the guest runs counts whole: one tick of grace keeps a guest that ran for
-        // microseconds across a tick from being stopped under a one-tick limit.
-        let allowed = limit.saturating_add(1);
-        store.epoch_deadline_callback(move |store| {
-            let guest = store.data().guest_ticks();
-            match allowed.checked_sub(guest).filter(|left| *left > 0) {
-                Some(left) => Ok(UpdateDeadline::Continue(left)),
-                None => Err(Trap::Interrupt.into()),
-            }
-        });
+        let mut store = new_store(&self.engine, self.limits, &self.clock);
         let bindings = self.pre.instantiate(&mut store)?;
         Ok(Instance {
             exports: bindings.blockpart_partition_partition().clone(),
@@ -156,13 +121,68 @@ impl Runtime {
     }
 }
 
+// Engine and store set-up, shared with the filesystem reader's runtime (`reader.rs`).
+
+/// The configuration of [`Runtime::cached`]: `cache`, if only this user can write to it.
+pub(crate) fn cached_config(cache: CacheConfig) -> wasmtime::Result<Config> {
+    let cache = Cache::new(cache)?;
+    let dir = cache.directory();
+    crate::cache::check(dir).map_err(|why| {
+        wasmtime::format_err!("not using the compile cache in {}: {why}", dir.display())
+    })?;
+    let mut config = Config::new();
+    config.cache(Some(cache));
+    Ok(config)
+}
+
+/// An engine with `config`, epoch interruption on, and the clock that ticks it.
+pub(crate) fn engine(config: &Config) -> wasmtime::Result<(Engine, Clock)> {
+    let mut config = config.clone();
+    config.epoch_interruption(true);
+    // A trap says what went wrong and in which call; a backtrace through the guest's
+    // mangled, merged functions would only mislead.
+    config.wasm_backtrace_max_frames(None);
+    let engine = Engine::new(&config)?;
+    let clock = limits::start_ticking(&engine)?;
+    Ok((engine, clock))
+}
+
+/// A store for one instance, bound by `limits`.
+pub(crate) fn new_store(engine: &Engine, limits: Limits, clock: &Clock) -> Store<State> {
+    let state = State {
+        limits: limits.store_limits(),
+        clock: clock.clone(),
+        // Instantiating runs guest code too: its time counts from now.
+        call_started: clock.now(),
+        ..State::default()
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.limits);
+    let limit = limits.ticks();
+    store.set_epoch_deadline(limit);
+    // The deadline is wall-clock time; the limit is on the guest's own time. When it
+    // passes, take out the time the host spent in device calls for the guest, and give
+    // the guest what it has left. Time is counted in whole ticks, and a tick that passes
+    // while the guest runs counts whole: one tick of grace keeps a guest that ran for
+    // microseconds across a tick from being stopped under a one-tick limit.
+    let allowed = limit.saturating_add(1);
+    store.epoch_deadline_callback(move |store| {
+        let guest = store.data().guest_ticks();
+        match allowed.checked_sub(guest).filter(|left| *left > 0) {
+            Some(left) => Ok(UpdateDeadline::Continue(left)),
+            None => Err(Trap::Interrupt.into()),
+        }
+    });
+    store
+}
+
 /// The imported interface whose `write` [`add_borrowing_write`] replaces.
 const BLOCK_DEVICE: &str = "blockpart:partition/block-device@0.2.0";
 
 /// Replaces the device's `write` with one that writes the data straight from guest memory.
 /// The generated one copies it into a `Vec` first: one more pass over every byte written (a
 /// third of the time of a 1 MiB write through the partitioner, measured).
-fn add_borrowing_write(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+pub(crate) fn add_borrowing_write(linker: &mut Linker<State>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     linker.instance(BLOCK_DEVICE)?.func_wrap(
         "[method]device.write",
@@ -182,8 +202,8 @@ fn add_borrowing_write(linker: &mut Linker<State>) -> wasmtime::Result<()> {
 /// Per-instance host state: the devices handed to the guest, what it did with them, and the
 /// time of the current call.
 #[derive(Default)]
-struct State {
-    table: ResourceTable,
+pub(crate) struct State {
+    pub(crate) table: ResourceTable,
     limits: StoreLimits,
     /// The devices handed over and not yet dropped by the guest.
     devices: HashMap<DeviceId, Box<dyn BlockDevice + Send>>,
@@ -198,6 +218,18 @@ struct State {
 }
 
 impl State {
+    /// Keeps `device` under a new key, and makes the guest's handle to it.
+    pub(crate) fn hand_over(
+        &mut self,
+        device: impl BlockDevice + Send + 'static,
+    ) -> wasmtime::Result<(DeviceId, Resource<Device>)> {
+        let id = DeviceId(self.next_device);
+        self.next_device = self.next_device.saturating_add(1);
+        let handle = self.table.push(Device(id))?;
+        self.devices.insert(id, Box::new(device));
+        Ok((id, handle))
+    }
+
     /// The device behind the guest's handle; a handle that is not one traps.
     fn device(&self, handle: &Resource<Device>) -> wasmtime::Result<&dyn BlockDevice> {
         let id = self.table.get(handle)?.0;
@@ -625,26 +657,18 @@ impl Instance {
         &mut self,
         device: impl BlockDevice + Send + 'static,
     ) -> Result<(DeviceId, Resource<Device>), Error> {
-        let state = self.store.data_mut();
-        let id = DeviceId(state.next_device);
-        state.next_device = state.next_device.saturating_add(1);
-        let handle = state
-            .table
-            .push(Device(id))
-            .map_err(wasmtime::Error::from)?;
-        state.devices.insert(id, Box::new(device));
-        Ok((id, handle))
+        Ok(self.store.data_mut().hand_over(device)?)
     }
 }
 
 /// Makes a trap or a broken component contract an [`Error::Guest`] that names the call.
-fn guest(call: &'static str) -> impl FnOnce(wasmtime::Error) -> Error {
+pub(crate) fn guest(call: &'static str) -> impl FnOnce(wasmtime::Error) -> Error {
     move |error| Error::Guest(error.context(format!("in `{call}`")))
 }
 
 /// `store`, with the next call into the guest given `ticks` epoch ticks of its own time to
 /// return.
-fn armed(store: &mut Store<State>, ticks: u64) -> &mut Store<State> {
+pub(crate) fn armed(store: &mut Store<State>, ticks: u64) -> &mut Store<State> {
     let state = store.data_mut();
     state.call_started = state.clock.now();
     state.host_ticks = 0;

@@ -150,7 +150,7 @@ fn input_len() -> Option<u64> {
 /// standard descriptor as /dev/null, read-write, before `main`; a copy would then read nothing
 /// or write into nothing, and succeed. A shell's `< /dev/null` or `> /dev/null` opens it for
 /// reading or writing only, so what the runtime reopened tells apart from what a user asked.
-fn ensure_open(fd: impl AsFd, name: &str) -> Result<()> {
+pub fn ensure_open(fd: impl AsFd, name: &str) -> Result<()> {
     let fd = fd.as_fd();
     let (Ok(stat), Ok(flags)) = (rustix::fs::fstat(fd), rustix::fs::fcntl_getfl(fd)) else {
         return Ok(());
@@ -179,7 +179,7 @@ fn read_full(input: &mut impl Read, buffer: &mut [u8]) -> Result<usize> {
 }
 
 /// A progress bar on standard error when it is a terminal; hidden otherwise.
-fn progress(len: Option<u64>) -> ProgressBar {
+pub fn progress(len: Option<u64>) -> ProgressBar {
     if !io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

@@ -1,0 +1,439 @@
+//! The filesystem reader composed on the partitioner (feature `fs`): one component, built by
+//! `build.rs` with wac, that takes a disk and gives its partitions' files. Its engine, limits,
+//! store and devices are the partitioner's (`runtime.rs`); only the calls are its own.
+
+use std::path::Path;
+
+use blockpart_core::BlockDevice;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceAny};
+use wasmtime::{CacheConfig, Config, Engine, Store};
+
+use crate::limits::{Clock, Limits};
+use crate::runtime::{State, add_borrowing_write, armed, cached_config, engine, guest, new_store};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../components/fs-reader/wit",
+        world: "reader-on-partitioner",
+        // The device side is the partitioner's, with its host implementation.
+        with: {
+            "blockpart:partition/types": crate::runtime::bindings::blockpart::partition::types,
+            "blockpart:partition/block-device": crate::runtime::bindings::blockpart::partition::block_device,
+        },
+        imports: { default: trappable },
+    });
+}
+
+use bindings::exports::blockpart_fs::reader::filesystem as wit;
+use bindings::{ReaderOnPartitioner, ReaderOnPartitionerPre};
+
+/// The filesystem reader composed on the built-in partitioner, as built by `build.rs`.
+pub const READER_COMPONENT: &[u8] = include_bytes!(env!("BLOCKPART_READER_COMPONENT"));
+
+/// Why a filesystem call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReaderError {
+    /// The filesystem refused the request, or is damaged.
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    /// The partition or its table could not be opened, or the guest trapped (a limit, a
+    /// panic): make a fresh instance.
+    #[error(transparent)]
+    Host(#[from] crate::Error),
+}
+
+impl From<wasmtime::Error> for ReaderError {
+    fn from(error: wasmtime::Error) -> Self {
+        Self::Host(crate::Error::Guest(error))
+    }
+}
+
+/// The reader's own errors (the WIT `error` of `blockpart-fs:reader/filesystem`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FsError {
+    /// No such file or directory.
+    #[error("no such file or directory")]
+    NotFound,
+    /// A path component, or the path listed, is not a directory.
+    #[error("not a directory")]
+    NotADirectory,
+    /// A directory, where a file's bytes were asked for.
+    #[error("is a directory")]
+    IsADirectory,
+    /// A special file, with no bytes to read.
+    #[error("a special file, with no bytes to read")]
+    NotAFile,
+    /// Not a symbolic link.
+    #[error("not a symbolic link")]
+    NotASymlink,
+    /// The path names nothing.
+    #[error("invalid path: {0}")]
+    InvalidPath(String),
+    /// A read longer than one call returns (this many bytes).
+    #[error("a read longer than the {0} bytes one call returns")]
+    TooLarge(u64),
+    /// No filesystem the reader knows.
+    #[error("unsupported filesystem: {0}")]
+    Unsupported(String),
+    /// The filesystem is damaged.
+    #[error("damaged filesystem: {0}")]
+    Damaged(String),
+    /// Reading the partition failed.
+    #[error("I/O error: {0}")]
+    Io(String),
+}
+
+impl From<wit::Error> for FsError {
+    fn from(error: wit::Error) -> Self {
+        match error {
+            wit::Error::NotFound => Self::NotFound,
+            wit::Error::NotADirectory => Self::NotADirectory,
+            wit::Error::IsADirectory => Self::IsADirectory,
+            wit::Error::NotAFile => Self::NotAFile,
+            wit::Error::NotASymlink => Self::NotASymlink,
+            wit::Error::InvalidPath(why) => Self::InvalidPath(why),
+            wit::Error::TooLarge(most) => Self::TooLarge(most),
+            wit::Error::Unsupported(why) => Self::Unsupported(why),
+            wit::Error::Damaged(why) => Self::Damaged(why),
+            wit::Error::Io(why) => Self::Io(why),
+        }
+    }
+}
+
+/// Which filesystem a partition holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FsKind {
+    /// ext2.
+    Ext2,
+    /// ext3.
+    Ext3,
+    /// ext4.
+    Ext4,
+    /// FAT12.
+    Fat12,
+    /// FAT16.
+    Fat16,
+    /// FAT32.
+    Fat32,
+}
+
+impl FsKind {
+    /// The usual name: `ext4`, `fat32`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ext2 => "ext2",
+            Self::Ext3 => "ext3",
+            Self::Ext4 => "ext4",
+            Self::Fat12 => "fat12",
+            Self::Fat16 => "fat16",
+            Self::Fat32 => "fat32",
+        }
+    }
+}
+
+/// What a directory entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Directory,
+    /// A symbolic link.
+    Symlink,
+    /// A device, FIFO or socket.
+    Other,
+}
+
+/// What a path is, a final symbolic link not followed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Metadata {
+    /// File, directory, link or other.
+    pub kind: FileKind,
+    /// Size in bytes.
+    pub size: u64,
+    /// Permission bits, where the filesystem has them (ext, not FAT).
+    pub mode: Option<u16>,
+}
+
+/// One entry of a directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirEntry {
+    /// Its name, as the disk holds it: untrusted bytes.
+    pub name: Vec<u8>,
+    /// What it is.
+    pub metadata: Metadata,
+}
+
+impl From<wit::Metadata> for Metadata {
+    fn from(md: wit::Metadata) -> Self {
+        Self {
+            kind: match md.kind {
+                wit::FileKind::File => FileKind::File,
+                wit::FileKind::Directory => FileKind::Directory,
+                wit::FileKind::Symlink => FileKind::Symlink,
+                wit::FileKind::Other => FileKind::Other,
+            },
+            size: md.size,
+            mode: md.mode,
+        }
+    }
+}
+
+/// The composed reader, compiled, ready to be instantiated many times.
+#[derive(Clone)]
+pub struct ReaderRuntime {
+    engine: Engine,
+    pre: ReaderOnPartitionerPre<State>,
+    limits: Limits,
+    clock: Clock,
+}
+
+impl ReaderRuntime {
+    /// The built-in composition.
+    pub fn new() -> wasmtime::Result<Self> {
+        Self::from_component(READER_COMPONENT)
+    }
+
+    /// Any component of the `reader-on-partitioner` world.
+    pub fn from_component(bytes: &[u8]) -> wasmtime::Result<Self> {
+        Self::with_config(&Config::new(), bytes)
+    }
+
+    /// Like [`ReaderRuntime::from_component`], with compiled code kept in wasmtime's cache
+    /// directory, under the same rules as [`Runtime::cached`](crate::Runtime::cached).
+    pub fn cached(bytes: &[u8]) -> wasmtime::Result<Self> {
+        Self::with_config(&cached_config(CacheConfig::new())?, bytes)
+    }
+
+    /// Like [`ReaderRuntime::cached`], with the cache in `dir` (an absolute path).
+    pub fn cached_in(dir: &Path, bytes: &[u8]) -> wasmtime::Result<Self> {
+        let mut cache = CacheConfig::new();
+        cache.with_directory(dir);
+        Self::with_config(&cached_config(cache)?, bytes)
+    }
+
+    /// The same runtime, its instances bound by `limits`.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    fn with_config(config: &Config, bytes: &[u8]) -> wasmtime::Result<Self> {
+        let (engine, clock) = engine(config)?;
+        let component = Component::new(&engine, bytes)?;
+        let mut linker = Linker::new(&engine);
+        ReaderOnPartitioner::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
+        add_borrowing_write(&mut linker)?;
+        let pre = ReaderOnPartitionerPre::new(linker.instantiate_pre(&component)?)?;
+        Ok(Self {
+            engine,
+            pre,
+            limits: Limits::default(),
+            clock,
+        })
+    }
+
+    /// A fresh instance, with its own memory and no devices.
+    pub fn instantiate(&self) -> wasmtime::Result<ReaderInstance> {
+        let mut store = new_store(&self.engine, self.limits, &self.clock);
+        let bindings = self.pre.instantiate(&mut store)?;
+        Ok(ReaderInstance {
+            bindings,
+            store,
+            ticks: self.limits.ticks(),
+        })
+    }
+}
+
+/// A filesystem open in a [`ReaderInstance`], valid in that instance only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FsHandle(ResourceAny);
+
+/// An instance of the composed reader. After an error of [`ReaderError::Host`] from a trap,
+/// make a fresh one.
+pub struct ReaderInstance {
+    bindings: ReaderOnPartitioner,
+    store: Store<State>,
+    ticks: u64,
+}
+
+impl ReaderInstance {
+    /// Opens the filesystem on `device`: on the whole of it, or on entry `partition` of its
+    /// partition table. The partitioner reads the table; the reader, the filesystem.
+    pub fn open(
+        &mut self,
+        device: impl BlockDevice + Send + 'static,
+        partition: Option<u32>,
+    ) -> Result<FsHandle, ReaderError> {
+        let (_, device) = self.store.data_mut().hand_over(device)?;
+        let partitions = self.bindings.blockpart_partition_partition().partition();
+        let whole = partitions
+            .call_whole(armed(&mut self.store, self.ticks), device)
+            .map_err(guest("whole"))?
+            .map_err(|e| crate::Error::Partition(e.into()))?;
+        let part = match partition {
+            None => whole,
+            Some(number) => {
+                let entry = self
+                    .bindings
+                    .blockpart_partition_partition_table()
+                    .call_open(armed(&mut self.store, self.ticks), whole, number)
+                    .map_err(guest("open"))?;
+                // The entry keeps the device; the whole disk is no longer needed.
+                whole
+                    .resource_drop(armed(&mut self.store, self.ticks))
+                    .map_err(guest("drop"))?;
+                entry.map_err(|e| crate::Error::Table(table_error(e)))?
+            }
+        };
+        let fs = self
+            .bindings
+            .blockpart_fs_reader_filesystem()
+            .filesystem()
+            .call_open(armed(&mut self.store, self.ticks), part)
+            .map_err(guest("filesystem.open"))?
+            .map_err(FsError::from)?;
+        Ok(FsHandle(fs))
+    }
+
+    /// Which filesystem `fs` is.
+    pub fn kind(&mut self, fs: FsHandle) -> Result<FsKind, ReaderError> {
+        let kind = self
+            .bindings
+            .blockpart_fs_reader_filesystem()
+            .filesystem()
+            .call_kind(armed(&mut self.store, self.ticks), fs.0)
+            .map_err(guest("kind"))?;
+        Ok(match kind {
+            wit::FsKind::Ext2 => FsKind::Ext2,
+            wit::FsKind::Ext3 => FsKind::Ext3,
+            wit::FsKind::Ext4 => FsKind::Ext4,
+            wit::FsKind::Fat12 => FsKind::Fat12,
+            wit::FsKind::Fat16 => FsKind::Fat16,
+            wit::FsKind::Fat32 => FsKind::Fat32,
+        })
+    }
+
+    /// The entries of directory `path` of `fs`.
+    pub fn list_dir(&mut self, fs: FsHandle, path: &[u8]) -> Result<Vec<DirEntry>, ReaderError> {
+        let entries = self
+            .bindings
+            .blockpart_fs_reader_filesystem()
+            .filesystem()
+            .call_list_dir(armed(&mut self.store, self.ticks), fs.0, path)
+            .map_err(guest("list-dir"))?
+            .map_err(FsError::from)?;
+        Ok(entries
+            .into_iter()
+            .map(|entry| DirEntry {
+                name: entry.name,
+                metadata: entry.metadata.into(),
+            })
+            .collect())
+    }
+
+    /// What `path` of `fs` is.
+    pub fn metadata(&mut self, fs: FsHandle, path: &[u8]) -> Result<Metadata, ReaderError> {
+        let md = self
+            .bindings
+            .blockpart_fs_reader_filesystem()
+            .filesystem()
+            .call_metadata(armed(&mut self.store, self.ticks), fs.0, path)
+            .map_err(guest("metadata"))?
+            .map_err(FsError::from)?;
+        Ok(md.into())
+    }
+
+    /// Up to `len` bytes (at most 16 MiB) of file `path` of `fs`, from byte `offset`. The
+    /// guest's answer must be no longer than asked.
+    pub fn read(
+        &mut self,
+        fs: FsHandle,
+        path: &[u8],
+        offset: u64,
+        len: u64,
+    ) -> Result<Vec<u8>, ReaderError> {
+        let data = self
+            .bindings
+            .blockpart_fs_reader_filesystem()
+            .filesystem()
+            .call_read(armed(&mut self.store, self.ticks), fs.0, path, offset, len)
+            .map_err(guest("read"))?
+            .map_err(FsError::from)?;
+        if u64::try_from(data.len()).map_or(true, |got| got > len) {
+            return Err(wasmtime::format_err!(
+                "asked for {len} bytes, the guest returned {}",
+                data.len()
+            )
+            .into());
+        }
+        Ok(data)
+    }
+
+    /// The target of symbolic link `path` of `fs`.
+    pub fn read_link(&mut self, fs: FsHandle, path: &[u8]) -> Result<Vec<u8>, ReaderError> {
+        Ok(self
+            .bindings
+            .blockpart_fs_reader_filesystem()
+            .filesystem()
+            .call_read_link(armed(&mut self.store, self.ticks), fs.0, path)
+            .map_err(guest("read-link"))?
+            .map_err(FsError::from)?)
+    }
+}
+
+/// The partitioner's table error, as `blockpart-core` has it (these bindings' own copy of the
+/// WIT type, so not the conversion in `runtime/table.rs`).
+fn table_error(
+    error: bindings::exports::blockpart::partition::partition_table::TableError,
+) -> blockpart_core::TableError {
+    use bindings::exports::blockpart::partition::partition_table::TableError as W;
+    use blockpart_core::TableError;
+    match error {
+        W::NoTable => TableError::NoTable,
+        W::BadEntry(bad) => TableError::BadEntry {
+            number: bad.number,
+            reason: bad.reason,
+        },
+        W::Corrupt(why) => TableError::Corrupt(why),
+        W::NoEntry(number) => TableError::NoEntry(number),
+        W::Read(error) => TableError::Read(error.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_composition_imports_the_device_interfaces_and_exports_partitions_and_files() {
+        let engine = Engine::default();
+        let component = Component::new(&engine, READER_COMPONENT).unwrap();
+        let ty = component.component_type();
+        let imports: Vec<_> = ty
+            .imports(&engine)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        assert_eq!(
+            imports,
+            [
+                "blockpart:partition/types@0.2.0",
+                "blockpart:partition/block-device@0.2.0"
+            ]
+        );
+        let exports: Vec<_> = ty
+            .exports(&engine)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        assert_eq!(
+            exports,
+            [
+                "blockpart:partition/partition@0.2.0",
+                "blockpart:partition/partition-table@0.2.0",
+                "blockpart-fs:reader/filesystem@0.1.0"
+            ]
+        );
+    }
+}

@@ -183,9 +183,18 @@ fn parse_long(line: &str) -> (String, Option<u32>, u64, String, Option<String>) 
     (kind, mode, size.parse().unwrap(), name, target)
 }
 
-/// The tree of partition `number`, as `ls -l` and `get` show it.
-fn read_tree(disk: &str, number: u32, modes: bool) -> Tree {
-    let number = number.to_string();
+/// The tree of the filesystem `options` select on `disk` (`-p N`, `--sector-size`), as
+/// `ls -l` and `get` show it.
+fn read_tree(disk: &str, options: &[&str], modes: bool) -> Tree {
+    let command = |name: &'static str, path: &str, long: bool| {
+        let mut args = vec![name, disk];
+        args.extend_from_slice(options);
+        if long {
+            args.push("-l");
+        }
+        args.push(path);
+        blockpart(&args)
+    };
     let mut tree = Tree::new();
     let mut stack = vec![String::new()];
     while let Some(dir) = stack.pop() {
@@ -194,8 +203,8 @@ fn read_tree(disk: &str, number: u32, modes: bool) -> Tree {
         } else {
             dir.clone()
         };
-        let long = succeeds(&blockpart(&["ls", disk, "-p", &number, "-l", &path]));
-        let short = succeeds(&blockpart(&["ls", disk, "-p", &number, &path]));
+        let long = succeeds(&command("ls", &path, true));
+        let short = succeeds(&command("ls", &path, false));
         let mut names = Vec::new();
         for line in long.lines() {
             let (kind, mode, size, name, target) = parse_long(line);
@@ -209,7 +218,7 @@ fn read_tree(disk: &str, number: u32, modes: bool) -> Tree {
                 }
                 "link" => Node::Symlink(target.unwrap().into_bytes()),
                 "file" => {
-                    let content = succeeds_bytes(&blockpart(&["get", disk, "-p", &number, &full]));
+                    let content = succeeds_bytes(&command("get", &full, false));
                     assert_eq!(content.len() as u64, size, "{full}");
                     Node::File { content, mode }
                 }
@@ -249,7 +258,7 @@ fn ls_and_get_reproduce_every_tree_on_every_filesystem() {
             continue;
         };
         let number = (i + 1) as u32;
-        let tree = read_tree(&disk.path, number, !kind.is_fat());
+        let tree = read_tree(&disk.path, &["-p", &number.to_string()], !kind.is_fat());
         assert_same_tree(&tree, expected, &format!("{kind:?}, partition {number}"));
     }
 }
@@ -462,4 +471,38 @@ fn get_streams_a_file_larger_than_the_memory_limit() {
         "the file came out changed"
     );
     assert_eq!(succeeds(&blockpart(&["ls", image])), "huge\nlost+found\n");
+}
+
+/// A filesystem read through 4096-byte sectors: blocks of 1 KiB and FAT sectors of 512 bytes
+/// lie inside them, and the reader takes them out of whole sectors.
+#[test]
+fn ls_and_get_read_whole_filesystems_through_4096_byte_sectors() {
+    for kind in [
+        Kind::Ext("ext2", 1024),
+        Kind::Ext("ext4", 1024),
+        Kind::Fat(12),
+    ] {
+        if !missing_tools(kind).is_empty() {
+            continue;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("tree");
+        make_tree(&tree, kind);
+        let image = dir.path().join("fs.img");
+        make_image(kind, &tree, &image);
+        let mut expected = snapshot(&tree, !kind.is_fat());
+        if !kind.is_fat() {
+            expected.insert(b"/lost+found".to_vec(), Node::Dir { mode: Some(0o700) });
+        }
+        let got = read_tree(
+            image.to_str().unwrap(),
+            &["--sector-size", "4096"],
+            !kind.is_fat(),
+        );
+        assert_same_tree(
+            &got,
+            &expected,
+            &format!("{kind:?} through 4096-byte sectors"),
+        );
+    }
 }

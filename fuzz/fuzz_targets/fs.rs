@@ -10,8 +10,8 @@ use libfuzzer_sys::fuzz_target;
 /// Entries visited per input: enough to reach what a small image holds.
 const MOST_ENTRIES: usize = 256;
 
-fuzz_target!(|bytes: Vec<u8>| {
-    let Ok(mut fs) = Filesystem::open(bytes) else {
+fuzz_target!(|bytes: &[u8]| {
+    let Ok(mut fs) = Filesystem::open(bytes.to_vec()) else {
         return;
     };
     let mut stack = vec![b"/".to_vec()];

@@ -98,6 +98,7 @@ impl From<IoError> for Error {
     }
 }
 
+#[cfg(feature = "read")]
 impl From<ext4_view::Ext4Error> for Error {
     fn from(error: ext4_view::Ext4Error) -> Self {
         use ext4_view::Ext4Error as E;
@@ -123,6 +124,7 @@ impl From<ext4_view::Ext4Error> for Error {
 
 /// fatfs reports everything as `std::io::Error`: our own read failures come back inside one,
 /// the rest is fatfs finding the volume inconsistent (or ending early).
+#[cfg(feature = "read")]
 pub(crate) fn from_fat(error: &std::io::Error) -> Error {
     if let Some(io) = error.get_ref().and_then(|e| e.downcast_ref::<IoError>()) {
         return io.clone().into();

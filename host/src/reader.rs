@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use blockpart_core::BlockDevice;
+pub use blockpart_fs::{DirEntry, FileKind, FsKind, Metadata};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceAny};
 use wasmtime::{CacheConfig, Config, Engine, Store};
 
@@ -99,70 +100,6 @@ impl From<wit::Error> for FsError {
             wit::Error::Io(why) => Self::Io(why),
         }
     }
-}
-
-/// Which filesystem a partition holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FsKind {
-    /// ext2.
-    Ext2,
-    /// ext3.
-    Ext3,
-    /// ext4.
-    Ext4,
-    /// FAT12.
-    Fat12,
-    /// FAT16.
-    Fat16,
-    /// FAT32.
-    Fat32,
-}
-
-impl FsKind {
-    /// The usual name: `ext4`, `fat32`, ...
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Ext2 => "ext2",
-            Self::Ext3 => "ext3",
-            Self::Ext4 => "ext4",
-            Self::Fat12 => "fat12",
-            Self::Fat16 => "fat16",
-            Self::Fat32 => "fat32",
-        }
-    }
-}
-
-/// What a directory entry is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FileKind {
-    /// A regular file.
-    File,
-    /// A directory.
-    Directory,
-    /// A symbolic link.
-    Symlink,
-    /// A device, FIFO or socket.
-    Other,
-}
-
-/// What a path is, a final symbolic link not followed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Metadata {
-    /// File, directory, link or other.
-    pub kind: FileKind,
-    /// Size in bytes.
-    pub size: u64,
-    /// Permission bits, where the filesystem has them (ext, not FAT).
-    pub mode: Option<u16>,
-}
-
-/// One entry of a directory.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DirEntry {
-    /// Its name, as the disk holds it: untrusted bytes.
-    pub name: Vec<u8>,
-    /// What it is.
-    pub metadata: Metadata,
 }
 
 impl From<wit::Metadata> for Metadata {

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use blockpart_cli::ComponentBackend;
 use blockpart_conformance::{
-    CASES, DataPath, Mapped, SECTOR_SIZES, TABLE_CASES, random, run_case, run_table_case,
+    CASES, DataPath, SECTOR_SIZES, TABLE_CASES, random, run_case, run_table_case,
 };
 use blockpart_host::Runtime;
 use libtest_mimic::{Arguments, Trial};
@@ -24,12 +24,9 @@ fn component_agrees_with_model(sector_size: u32, path: DataPath) -> Trial {
             path.name()
         ),
         move || {
-            Ok(match path {
-                DataPath::Lists => random::agrees_with_model(&backend(), sector_size, 256),
-                DataPath::Mapped => {
-                    random::agrees_with_model(&Mapped(&backend()), sector_size, 256)
-                }
-            }?)
+            Ok(path.on(&backend(), |backend| {
+                random::agrees_with_model(backend, sector_size, 256)
+            })?)
         },
     )
 }
@@ -40,10 +37,7 @@ fn main() {
             DataPath::ALL.map(|path| {
                 let name = format!("component::{sector_size}::{}::{}", path.name(), case.name);
                 Trial::test(name, move || {
-                    Ok(match path {
-                        DataPath::Lists => run_case(case, &backend(), sector_size),
-                        DataPath::Mapped => run_case(case, &Mapped(&backend()), sector_size),
-                    }?)
+                    Ok(path.on(&backend(), |backend| run_case(case, backend, sector_size))?)
                 })
             })
         })

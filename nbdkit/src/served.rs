@@ -235,7 +235,7 @@ impl Served {
     /// through a sector of our own.
     pub fn read(&self, buf: &mut [u8], offset: u64) -> Result<(), Failure> {
         let pieces = self.pieces(offset, buf.len())?;
-        let mut sector_buf = self.sector_buffer()?;
+        let mut sector_buf = self.sector_buffer(&pieces)?;
         self.with(|instance, part| {
             for piece in pieces {
                 match piece {
@@ -260,8 +260,12 @@ impl Served {
         })
     }
 
-    /// A buffer of one sector, for the partial sectors at either end of a request.
-    fn sector_buffer(&self) -> Result<Vec<u8>, Failure> {
+    /// A buffer of one sector for the partial sectors at either end of a request, or an empty
+    /// one when `pieces` are all whole sectors (most requests: no allocation).
+    fn sector_buffer(&self, pieces: &[Piece]) -> Result<Vec<u8>, Failure> {
+        if !pieces.iter().any(|p| matches!(p, Piece::Partial { .. })) {
+            return Ok(Vec::new());
+        }
         let len = usize::try_from(self.sector_bytes()).map_err(|_| Failure::io("sector size"))?;
         Ok(vec![0; len])
     }
@@ -269,8 +273,8 @@ impl Served {
     /// Writes `data` at byte `offset`; `Some(0)` bytes of it instead, for `zero`.
     fn patch(&self, offset: u64, len: usize, data: Option<&[u8]>) -> Result<(), Failure> {
         let pieces = self.pieces(offset, len)?;
-        let mut sector_buf = self.sector_buffer()?;
-        let partial = pieces.iter().any(|p| matches!(p, Piece::Partial { .. }));
+        let mut sector_buf = self.sector_buffer(&pieces)?;
+        let partial = !sector_buf.is_empty();
         // A poisoned lock guards nothing broken: the data is on the disk, not in the lock.
         let _exclusive;
         let _shared;

@@ -24,6 +24,14 @@ impl DataPath {
             Self::Mapped => "mapped",
         }
     }
+
+    /// Runs `check` on `backend`, its reads and writes made on this path.
+    pub fn on<R>(self, backend: &dyn Backend, check: impl FnOnce(&dyn Backend) -> R) -> R {
+        match self {
+            Self::Lists => check(backend),
+            Self::Mapped => check(&Mapped(backend)),
+        }
+    }
 }
 
 /// `backend`, its disks' `read` and `write` made on the mapped path.

@@ -2,8 +2,8 @@
 //! other on random operation sequences.
 
 use blockpart_conformance::{
-    Backend, CASES, DataPath, Mapped, ModelBackend, NativeBackend, SECTOR_SIZES, TABLE_CASES,
-    random, run_case, run_table_case,
+    Backend, CASES, DataPath, ModelBackend, NativeBackend, SECTOR_SIZES, TABLE_CASES, random,
+    run_case, run_table_case,
 };
 use libtest_mimic::{Arguments, Trial};
 
@@ -14,11 +14,7 @@ fn suite(name: &'static str, backend: fn() -> Box<dyn Backend>) -> impl Iterator
             DataPath::ALL.map(|path| {
                 let trial = format!("{name}::{sector_size}::{}::{}", path.name(), case.name);
                 Trial::test(trial, move || {
-                    let backend = backend();
-                    Ok(match path {
-                        DataPath::Lists => run_case(case, &*backend, sector_size),
-                        DataPath::Mapped => run_case(case, &Mapped(&*backend), sector_size),
-                    }?)
+                    Ok(path.on(&*backend(), |backend| run_case(case, backend, sector_size))?)
                 })
             })
         })
@@ -37,19 +33,19 @@ fn native_tables() -> impl Iterator<Item = Trial> {
 }
 
 fn native_agrees_with_model(sector_size: u32) -> [Trial; 2] {
-    [
+    DataPath::ALL.map(|path| {
         Trial::test(
-            format!("random::{sector_size}::lists::native_agrees_with_model"),
-            move || Ok(random::agrees_with_model(&NativeBackend, sector_size, 256)?),
-        ),
-        Trial::test(
-            format!("random::{sector_size}::mapped::native_agrees_with_model"),
+            format!(
+                "random::{sector_size}::{}::native_agrees_with_model",
+                path.name()
+            ),
             move || {
-                let mapped = Mapped(&NativeBackend);
-                Ok(random::agrees_with_model(&mapped, sector_size, 256)?)
+                Ok(path.on(&NativeBackend, |backend| {
+                    random::agrees_with_model(backend, sector_size, 256)
+                })?)
             },
-        ),
-    ]
+        )
+    })
 }
 
 fn main() {

@@ -11,8 +11,8 @@ use anyhow::{Context, Result, bail};
 use blockpart_cli::ComponentBackend;
 use blockpart_cli::driven::{DeviceKind, DrivenBackend};
 use blockpart_conformance::{
-    Backend, CASES, DEVICE_CASES, DataPath, DeviceBackend, Mapped, SECTOR_SIZES, TABLE_CASES,
-    random, run_case, run_device_case, run_table_case,
+    Backend, CASES, DEVICE_CASES, DataPath, DeviceBackend, SECTOR_SIZES, TABLE_CASES, random,
+    run_case, run_device_case, run_table_case,
 };
 use blockpart_core::SectorSize;
 use blockpart_host::{Limits, Runtime};
@@ -43,16 +43,14 @@ pub fn run(
             // Every partition case on both data paths: bytes through the partitioner, and
             // mapped by it and moved by the host.
             for path in DataPath::ALL {
-                let mapped = Mapped(&*backend);
-                let backend: &dyn Backend = match path {
-                    DataPath::Lists => &*backend,
-                    DataPath::Mapped => &mapped,
-                };
                 for case in CASES {
                     let name = format!("{}::{}", path.name(), case.name);
-                    report.case(&name, size, run_case(case, backend, size))?;
+                    let outcome = path.on(&*backend, |backend| run_case(case, backend, size));
+                    report.case(&name, size, outcome)?;
                 }
-                let random = random::agrees_with_model(backend, size, 256);
+                let random = path.on(&*backend, |backend| {
+                    random::agrees_with_model(backend, size, 256)
+                });
                 let name = format!("{}::agrees_with_model_on_random_operations", path.name());
                 report.case(&name, size, random)?;
             }

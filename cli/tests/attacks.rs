@@ -129,6 +129,11 @@ fn special_files_are_refused_without_hanging() {
         &blockpart(&["info", "/dev/null"]),
         "is not a disk image or block device",
     );
+    // A regular file with no end to seek to.
+    fails_with(
+        &blockpart(&["info", "/proc/self/status"]),
+        "cannot tell the size of /proc/self/status: it is not a disk image",
+    );
 }
 
 #[test]

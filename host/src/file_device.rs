@@ -23,6 +23,15 @@ pub enum OpenError {
         /// What the system said.
         source: std::io::Error,
     },
+    /// The file's end cannot be found (a regular file of `/proc` or `/sys`, say), so neither
+    /// can its size.
+    #[error("cannot tell the size of {path}: it is not a disk image")]
+    Size {
+        /// The file.
+        path: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
     /// The path is neither a regular file nor a block device.
     #[error("{path} is not a disk image or block device")]
     NotADisk {
@@ -77,7 +86,12 @@ impl FileDevice {
         let flags = fcntl_getfl(&file).map_err(|errno| io(errno.into()))?;
         fcntl_setfl(&file, flags.difference(OFlags::NONBLOCK)).map_err(|errno| io(errno.into()))?;
         // The end, not the metadata's length, which is 0 for a block device.
-        let len = (&file).seek(SeekFrom::End(0)).map_err(io)?;
+        let len = (&file)
+            .seek(SeekFrom::End(0))
+            .map_err(|source| OpenError::Size {
+                path: path.display().to_string(),
+                source,
+            })?;
         let sectors = sector_size
             .sectors_in(len)
             .ok_or_else(|| OpenError::NotWholeSectors {

@@ -25,7 +25,14 @@ fn linked(features: &[&str]) -> Vec<String> {
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
     let mut command = Command::new(env!("CARGO"));
     command.args(["tree", "--offline", "--locked", "--manifest-path", manifest]);
-    command.args(["-p", "blockpart-host", "-e", "normal,no-proc-macro", "--prefix", "none"]);
+    command.args([
+        "-p",
+        "blockpart-host",
+        "-e",
+        "normal,no-proc-macro",
+        "--prefix",
+        "none",
+    ]);
     if !features.is_empty() {
         command.args(["--features", &features.join(",")]);
     }
@@ -48,16 +55,25 @@ fn the_host_library_links_nothing_of_the_command_line_or_the_tests() {
     let crates = linked(&[]);
     assert!(crates.iter().any(|name| name == "wasmtime"), "{crates:?}");
     for name in NOT_FOR_EMBEDDERS {
-        assert!(!crates.iter().any(|c| c == name), "blockpart-host links {name}");
+        assert!(
+            !crates.iter().any(|c| c == name),
+            "blockpart-host links {name}"
+        );
     }
 }
 
 #[test]
 fn its_fs_feature_takes_the_readers_types_without_the_readers() {
     let crates = linked(&["fs"]);
-    assert!(crates.iter().any(|name| name == "blockpart-fs"), "{crates:?}");
+    assert!(
+        crates.iter().any(|name| name == "blockpart-fs"),
+        "{crates:?}"
+    );
     // The readers run inside the composed component, not in the host.
     for name in NOT_FOR_EMBEDDERS.iter().chain(&["ext4-view", "fatfs"]) {
-        assert!(!crates.iter().any(|c| c == name), "blockpart-host with fs links {name}");
+        assert!(
+            !crates.iter().any(|c| c == name),
+            "blockpart-host with fs links {name}"
+        );
     }
 }

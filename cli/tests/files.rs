@@ -404,6 +404,7 @@ fn a_directory_that_loops_is_stopped_by_the_time_limit() {
         "1000",
         "/deep",
     ]));
+    assert!(stderr.contains("the filesystem reader failed"), "{stderr}");
     assert!(stderr.contains("interrupt"), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(30));
     let root = succeeds(&blockpart(&["ls", &disk.path, "-p", "1", "/"]));

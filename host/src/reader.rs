@@ -37,16 +37,26 @@ pub enum ReaderError {
     /// The filesystem refused the request, or is damaged.
     #[error(transparent)]
     Fs(#[from] FsError),
-    /// The partition or its table could not be opened, or the guest trapped (a limit, a
-    /// panic): make a fresh instance.
+    /// The partition or its table could not be opened (`Error::Guest`: the partitioner
+    /// trapped while doing so): make a fresh instance after a trap.
     #[error(transparent)]
     Host(#[from] crate::Error),
+    /// A call into the filesystem trapped (a limit, a panic) or broke the contract: in the
+    /// reader, or in the partitioner it reads through, as one composed component they cannot
+    /// be told apart. Make a fresh instance.
+    #[error("the filesystem reader failed: {0:#}")]
+    Guest(wasmtime::Error),
 }
 
 impl From<wasmtime::Error> for ReaderError {
     fn from(error: wasmtime::Error) -> Self {
-        Self::Host(crate::Error::Guest(error))
+        Self::Guest(error)
     }
+}
+
+/// Names the filesystem call that trapped.
+fn reader(call: &'static str) -> impl FnOnce(wasmtime::Error) -> ReaderError {
+    move |error| ReaderError::Guest(error.context(format!("in `{call}`")))
 }
 
 /// The reader's own errors (the WIT `error` of `blockpart-fs:reader/filesystem`).
@@ -188,8 +198,8 @@ impl ReaderRuntime {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FsHandle(ResourceAny);
 
-/// An instance of the composed reader. After an error of [`ReaderError::Host`] from a trap,
-/// make a fresh one.
+/// An instance of the composed reader. After a trap ([`ReaderError::Guest`], or
+/// [`ReaderError::Host`] with [`crate::Error::Guest`]), make a fresh one.
 pub struct ReaderInstance {
     bindings: ReaderOnPartitioner,
     store: Store<State>,
@@ -230,7 +240,7 @@ impl ReaderInstance {
             .blockpart_fs_reader_filesystem()
             .filesystem()
             .call_open(armed(&mut self.store, self.ticks), part)
-            .map_err(guest("filesystem.open"))?
+            .map_err(reader("filesystem.open"))?
             .map_err(FsError::from)?;
         Ok(FsHandle(fs))
     }
@@ -242,7 +252,7 @@ impl ReaderInstance {
             .blockpart_fs_reader_filesystem()
             .filesystem()
             .call_kind(armed(&mut self.store, self.ticks), fs.0)
-            .map_err(guest("kind"))?;
+            .map_err(reader("kind"))?;
         Ok(match kind {
             wit::FsKind::Ext2 => FsKind::Ext2,
             wit::FsKind::Ext3 => FsKind::Ext3,
@@ -260,7 +270,7 @@ impl ReaderInstance {
             .blockpart_fs_reader_filesystem()
             .filesystem()
             .call_list_dir(armed(&mut self.store, self.ticks), fs.0, path)
-            .map_err(guest("list-dir"))?
+            .map_err(reader("list-dir"))?
             .map_err(FsError::from)?;
         Ok(entries
             .into_iter()
@@ -278,7 +288,7 @@ impl ReaderInstance {
             .blockpart_fs_reader_filesystem()
             .filesystem()
             .call_metadata(armed(&mut self.store, self.ticks), fs.0, path)
-            .map_err(guest("metadata"))?
+            .map_err(reader("metadata"))?
             .map_err(FsError::from)?;
         Ok(md.into())
     }
@@ -297,7 +307,7 @@ impl ReaderInstance {
             .blockpart_fs_reader_filesystem()
             .filesystem()
             .call_read(armed(&mut self.store, self.ticks), fs.0, path, offset, len)
-            .map_err(guest("read"))?
+            .map_err(reader("read"))?
             .map_err(FsError::from)?;
         if u64::try_from(data.len()).map_or(true, |got| got > len) {
             return Err(wasmtime::format_err!(
@@ -316,7 +326,7 @@ impl ReaderInstance {
             .blockpart_fs_reader_filesystem()
             .filesystem()
             .call_read_link(armed(&mut self.store, self.ticks), fs.0, path)
-            .map_err(guest("read-link"))?
+            .map_err(reader("read-link"))?
             .map_err(FsError::from)?)
     }
 }

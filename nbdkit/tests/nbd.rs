@@ -13,49 +13,20 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use blockpart_core::SectorSize;
 use blockpart_host::{FileDevice, Runtime};
 
-/// The plugin, built for this test's profile and target directory before the first use.
-/// Nothing links a cdylib, so no test target depends on it: `cargo test` alone would run
-/// whatever `libblockpart_nbdkit.so` an earlier `cargo build` left there, stale or missing.
+/// The plugin, built by the same `cargo test` as this test: the crate is an rlib as well as a
+/// cdylib, so the test depends on it, and cargo builds both of its kinds into `deps/`, next to
+/// this test's executable, with the same features (a nested `cargo build -p` would resolve
+/// other features and build wasmtime again).
 fn plugin() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let exe = std::env::current_exe().unwrap();
-            // target/<profile>/deps/nbd-HASH
-            let profile_dir = exe.parent().unwrap().parent().unwrap();
-            let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
-                "debug" => "dev",
-                other => other,
-            };
-            let status = Command::new(env!("CARGO"))
-                .args([
-                    "build",
-                    "--quiet",
-                    "-p",
-                    "blockpart-nbdkit",
-                    "--profile",
-                    profile,
-                ])
-                .arg("--target-dir")
-                .arg(profile_dir.parent().unwrap())
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .unwrap();
-            assert!(
-                status.success(),
-                "cargo build -p blockpart-nbdkit: {status}"
-            );
-            let path = profile_dir.join("libblockpart_nbdkit.so");
-            assert!(path.exists(), "{}", path.display());
-            path
-        })
-        .clone()
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.with_file_name("libblockpart_nbdkit.so");
+    assert!(path.exists(), "{}", path.display());
+    path
 }
 
 /// nbdsh, for the tests that script a client: (tool, Debian package).

@@ -111,7 +111,7 @@ def _wire_u64(value: int) -> str:
     return str(value)
 
 
-def _wire_bytes(data: bytes) -> str:
+def _wire_bytes(data: bytes | bytearray) -> str:
     return base64.b64encode(data).decode("ascii")
 
 

@@ -25,7 +25,6 @@ from typing import Any, TypeVar
 from wasmtime import Config, Engine, Store
 from wasmtime.component import (
     Component,
-    Func,
     Linker,
     ResourceAny,
     ResourceHost,
@@ -34,6 +33,7 @@ from wasmtime.component import (
 )
 
 from . import _byte_lists, _wit
+from ._calls import TypedFunc
 from .devices import BlockDevice, Buffer
 from .values import DeviceError, Info, PartitionError, Table
 
@@ -304,14 +304,14 @@ class Partitioner:
         self._clock.arm(self._store)
         instance = linker.instantiate(self._store, component_)
 
-        def export(interface: str, name: str) -> Func:
+        def export(interface: str, name: str) -> TypedFunc:
             index = instance.get_export_index(self._store, _interface(interface))
             if index is not None:
                 index = instance.get_export_index(self._store, name, index)
             func = instance.get_func(self._store, index) if index is not None else None
             if func is None:
                 raise TypeError(f"{path} exports no {interface} {name}: is it a partitioner?")
-            return func
+            return TypedFunc(func, self._store)
 
         self._funcs = {name: export(*where) for name, where in _EXPORTS.items()}
 

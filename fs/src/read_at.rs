@@ -84,16 +84,19 @@ impl<S: Sectors> Aligned<S> {
     /// The cached chunk `number`, read if it is not there.
     fn chunk(&mut self, number: u64) -> Result<&[u8], IoError> {
         if let Some(at) = self.cache.iter().position(|(n, _)| *n == number) {
-            let hit = self.cache.remove(at);
-            self.cache.push(hit);
+            // The most recent last; a run of reads in one chunk finds it there already.
+            if at.saturating_add(1) != self.cache.len() {
+                let hit = self.cache.remove(at);
+                self.cache.push(hit);
+            }
         } else {
             let start = number.saturating_mul(CHUNK_BYTES);
             let end = start.saturating_add(CHUNK_BYTES).min(self.size);
             // Chunks are multiples of any sector size up to 128 KiB, so this starts at
             // `start`; with larger sectors, it is what covers the chunk.
-            let (at, data) = self.read_covering(start, end)?;
+            let (at, mut data) = self.read_covering(start, end)?;
             let skip = usize::try_from(start.saturating_sub(at)).unwrap_or(0);
-            let data = data.get(skip..).unwrap_or_default().to_vec();
+            data.drain(..skip.min(data.len()));
             if self.cache.len() >= CHUNKS {
                 self.cache.remove(0);
             }

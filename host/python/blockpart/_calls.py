@@ -67,7 +67,10 @@ class TypedFunc:
 
 
 def _frozen(ty: ValType) -> ValType:
-    """``ty``, with the cases of every variant, option and result in it looked up now.
+    """``ty``, with its cases looked up now if it is a variant, option or result, and so on
+    down through those cases' payloads. Records, tuples and lists are left as wasmtime-py
+    made them (variants inside them still look their cases up per value): the calls that
+    matter for speed, ``map`` and the transfers, return a ``u64`` or nothing, or an error.
 
     A ``VariantLikeType`` asks the C API for its cases, and works out whether its values come
     tagged, on every value it converts (``_cases`` and ``_tagged``); the answers never change,

@@ -24,8 +24,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use support::{
-    Kind, Node, Random, Tree, assert_same_tree, make_image, make_image_sized, make_tree,
-    missing_tools, snapshot, which,
+    Kind, Node, Random, Tree, assert_same_tree, expected_tree, make_image, make_image_sized,
+    make_tree, missing_tools, which,
 };
 
 /// Longest any one command may take here, even on a damaged filesystem: the component's time
@@ -149,12 +149,7 @@ fn disk_of(kinds: &[Kind], damage: impl Fn(Kind, &Path)) -> Option<Disk> {
                     .unwrap();
             }
         }
-        let mut expected = snapshot(&tree, !kind.is_fat());
-        if !kind.is_fat() {
-            // mke2fs adds it.
-            expected.insert(b"/lost+found".to_vec(), Node::Dir { mode: Some(0o700) });
-        }
-        trees.push(Some(expected));
+        trees.push(Some(expected_tree(&tree, *kind)));
     }
     Some(Disk {
         path: path.to_str().unwrap().to_owned(),
@@ -491,10 +486,7 @@ fn ls_and_get_read_whole_filesystems_through_4096_byte_sectors() {
         make_tree(&tree, kind);
         let image = dir.path().join("fs.img");
         make_image(kind, &tree, &image);
-        let mut expected = snapshot(&tree, !kind.is_fat());
-        if !kind.is_fat() {
-            expected.insert(b"/lost+found".to_vec(), Node::Dir { mode: Some(0o700) });
-        }
+        let expected = expected_tree(&tree, kind);
         let got = read_tree(
             image.to_str().unwrap(),
             &["--sector-size", "4096"],

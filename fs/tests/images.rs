@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use blockpart_fs::{Aligned, Error, FileKind, Filesystem, IoError, MAX_READ, Sectors};
 use support::{
-    Kind, Node, Random, Tree, assert_same_tree, make_image, make_tree, missing_tools, snapshot,
+    Kind, Node, Random, Tree, assert_same_tree, expected_tree, make_image, make_tree, missing_tools,
 };
 
 /// Whole sectors of an image in memory, as a partition gives them.
@@ -101,12 +101,7 @@ fn image(kind: Kind) -> Option<(Tree, Vec<u8>)> {
     make_tree(&tree, kind);
     let image = dir.path().join("fs.img");
     make_image(kind, &tree, &image);
-    let mut expected = snapshot(&tree, !kind.is_fat());
-    if !kind.is_fat() {
-        // mke2fs adds it.
-        expected.insert(b"/lost+found".to_vec(), Node::Dir { mode: Some(0o700) });
-    }
-    Some((expected, std::fs::read(&image).unwrap()))
+    Some((expected_tree(&tree, kind), std::fs::read(&image).unwrap()))
 }
 
 #[test]

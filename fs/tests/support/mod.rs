@@ -211,6 +211,16 @@ pub fn snapshot(dir: &Path, modes: bool) -> Tree {
     out
 }
 
+/// What a reader of the image of `tree` made as `kind` must find: the tree as the host sees
+/// it, with the `lost+found` that mke2fs adds to an ext filesystem.
+pub fn expected_tree(tree: &Path, kind: Kind) -> Tree {
+    let mut expected = snapshot(tree, !kind.is_fat());
+    if !kind.is_fat() {
+        expected.insert(b"/lost+found".to_vec(), Node::Dir { mode: Some(0o700) });
+    }
+    expected
+}
+
 /// A filesystem image of `kind` holding the tree in `tree`, made by the real tools.
 pub fn make_image(kind: Kind, tree: &Path, image: &Path) {
     make_image_sized(kind, tree, image, kind.size_bytes());

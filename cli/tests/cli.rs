@@ -595,7 +595,8 @@ fn a_time_limit_from_the_command_line_bounds_the_partitioners_own_time() {
 }
 
 /// `strace` in front of `blockpart ARGS`, tracing the calls `trace` names into `log`, with the
-/// regular file `input` as standard input; `None` (and a note) if strace is not installed.
+/// regular file `input` as standard input; `None` if strace is not installed (see
+/// `blockpart_test_tools::installed`).
 fn strace(
     trace: &str,
     inject: Option<&str>,
@@ -603,11 +604,7 @@ fn strace(
     args: &[&str],
     input: &Path,
 ) -> Option<Output> {
-    if Command::new("strace").arg("-V").output().is_err() {
-        eprintln!("note: strace is not installed: skipping what needs it (install strace)");
-        return None;
-    }
-    let mut command = Command::new("strace");
+    let mut command = Command::new(blockpart_test_tools::installed("strace")?);
     command
         .args(["-f", "-y", "-e", &format!("trace={trace}"), "-o"])
         .arg(log);

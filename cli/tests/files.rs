@@ -24,8 +24,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use support::{
-    Kind, Node, Random, Tree, assert_same_tree, expected_tree, make_image, make_image_sized,
-    make_tree, missing_tools, which,
+    Kind, Node, Random, Tree, assert_same_tree, expected_tree, installed, make_image,
+    make_image_sized, make_tree, tools_installed,
 };
 
 /// Longest any one command may take here, even on a damaged filesystem: the component's time
@@ -99,10 +99,7 @@ struct Disk {
 }
 
 fn disk_of(kinds: &[Kind], damage: impl Fn(Kind, &Path)) -> Option<Disk> {
-    if which("sfdisk").is_none() {
-        eprintln!("skipping: sfdisk not installed");
-        return None;
-    }
+    let sfdisk = installed("sfdisk")?;
     let dir = tempfile::tempdir().unwrap();
     let mut script = String::from("label: gpt\n");
     let mut start = 2048u64;
@@ -118,7 +115,7 @@ fn disk_of(kinds: &[Kind], damage: impl Fn(Kind, &Path)) -> Option<Disk> {
         .unwrap()
         .set_len((start + 2048) * 512)
         .unwrap();
-    let mut sfdisk = Command::new(which("sfdisk").unwrap())
+    let mut sfdisk = Command::new(sfdisk)
         .arg("-q")
         .arg(&path)
         .stdin(Stdio::piped())
@@ -130,9 +127,7 @@ fn disk_of(kinds: &[Kind], damage: impl Fn(Kind, &Path)) -> Option<Disk> {
     let disk = fs::OpenOptions::new().write(true).open(&path).unwrap();
     let mut trees = Vec::new();
     for (i, (kind, start)) in kinds.iter().zip(&starts).enumerate() {
-        let missing = missing_tools(*kind);
-        if !missing.is_empty() {
-            eprintln!("skipping {kind:?}: {} not installed", missing.join(", "));
+        if !tools_installed(*kind) {
             trees.push(None);
             continue;
         }
@@ -409,8 +404,7 @@ fn a_directory_that_loops_is_stopped_by_the_time_limit() {
 /// An inode that claims petabytes is damaged: `get` would otherwise stream zeros for ever.
 #[test]
 fn an_inode_claiming_petabytes_is_damaged() {
-    let Some(debugfs) = which("debugfs") else {
-        eprintln!("skipping: debugfs not installed");
+    let Some(debugfs) = installed("debugfs") else {
         return;
     };
     let grow = |_: Kind, image: &Path| {
@@ -447,7 +441,7 @@ fn a_partition_with_no_filesystem_is_unsupported() {
 #[test]
 fn get_streams_a_file_larger_than_the_memory_limit() {
     let kind = Kind::Ext("ext4", 4096);
-    if !missing_tools(kind).is_empty() {
+    if !tools_installed(kind) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -478,7 +472,7 @@ fn ls_and_get_read_whole_filesystems_through_4096_byte_sectors() {
         Kind::Ext("ext4", 1024),
         Kind::Fat(12),
     ] {
-        if !missing_tools(kind).is_empty() {
+        if !tools_installed(kind) {
             continue;
         }
         let dir = tempfile::tempdir().unwrap();

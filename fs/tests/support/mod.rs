@@ -14,8 +14,10 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{FileExt, PermissionsExt, symlink};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
+
+pub use blockpart_test_tools::installed;
 
 /// The filesystems the tests make, with the tool settings that make them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,26 +66,18 @@ impl Kind {
     }
 }
 
-/// The tools a kind needs, missing from this machine: the test skips with a note then.
-pub fn missing_tools(kind: Kind) -> Vec<&'static str> {
+/// Whether the tools that make `kind`'s images are installed: if not, the test skips with a
+/// note, or fails under CI ([`installed`]).
+pub fn tools_installed(kind: Kind) -> bool {
     let tools: &[&str] = match kind {
         Kind::Ext(..) => &["mke2fs"],
         Kind::Fat(_) => &["mkfs.vfat", "mcopy"],
     };
     tools
         .iter()
-        .copied()
-        .filter(|tool| which(tool).is_none())
-        .collect()
-}
-
-/// `tool` on `PATH` or in the sbin directories, where Debian keeps mkfs tools.
-pub fn which(tool: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(tool))
-        .find(|p| p.is_file())
+        .filter(|tool| installed(tool).is_none())
+        .count()
+        == 0
 }
 
 fn run(command: &mut Command) {
@@ -230,19 +224,19 @@ pub fn make_image(kind: Kind, tree: &Path, image: &Path) {
 pub fn make_image_sized(kind: Kind, tree: &Path, image: &Path, size: u64) {
     fs::File::create(image).unwrap().set_len(size).unwrap();
     match kind {
-        Kind::Ext(name, block) => run(Command::new(which("mke2fs").unwrap())
+        Kind::Ext(name, block) => run(Command::new(installed("mke2fs").unwrap())
             .args(["-q", "-F", "-t", name, "-b", &block.to_string(), "-d"])
             .arg(tree)
             .arg(image)
             .arg(format!("{}", size / u64::from(block)))),
         Kind::Fat(bits) => {
-            run(Command::new(which("mkfs.vfat").unwrap())
+            run(Command::new(installed("mkfs.vfat").unwrap())
                 .args(["-F", &bits.to_string()])
                 .arg(image));
             for entry in fs::read_dir(tree).unwrap() {
                 // mtools wants to be told not to ask about anything (`-n`, `MTOOLS_NO_VFAT`
                 // unset) and reads no config that could change names.
-                run(Command::new(which("mcopy").unwrap())
+                run(Command::new(installed("mcopy").unwrap())
                     .env("MTOOLS_SKIP_CHECK", "1")
                     .args(["-s", "-p", "-Q", "-i"])
                     .arg(image)

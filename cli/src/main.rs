@@ -18,6 +18,9 @@ use commands::{bench, conformance, copy, files, show};
 
 mod args;
 mod commands;
+mod streams;
+
+use streams::Stream;
 
 /// Partition disk images inside a WebAssembly sandbox.
 ///
@@ -145,10 +148,22 @@ enum Command {
     },
     /// Writes the built-in partitioner component, for jco, wac or another host.
     Component {
-        /// Where to write it.
+        /// Where to write it; `-` is standard output.
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
     },
+}
+
+impl Command {
+    /// The standard streams the command reads or writes: it refuses to run if one was closed.
+    fn streams(&self) -> &'static [Stream] {
+        match self {
+            Self::Write { .. } => &[Stream::Input],
+            Self::Bench { .. } => &[],
+            Self::Component { output } if output.as_os_str() != "-" => &[],
+            _ => &[Stream::Output],
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -164,6 +179,9 @@ fn main() -> ExitCode {
 }
 
 fn run(command: Command, limits: Limits) -> Result<ExitCode> {
+    for stream in command.streams() {
+        streams::ensure_open(*stream)?;
+    }
     match command {
         Command::Conformance {
             component,
@@ -193,6 +211,10 @@ fn run(command: Command, limits: Limits) -> Result<ExitCode> {
             };
             bench::run(&disk, &options, &out)?;
         }
+        Command::Component { output } if output.as_os_str() == "-" => io::stdout()
+            .write_all(GUEST_COMPONENT)
+            .and_then(|()| io::stdout().flush())
+            .context("writing the component to standard output")?,
         Command::Component { output } => std::fs::write(&output, GUEST_COMPONENT)
             .with_context(|| format!("writing {}", output.display()))?,
     }

@@ -107,7 +107,48 @@ fn closed_standard_streams_are_errors_not_silent_successes() {
             .unwrap()
     };
     fails_with(&shell(r#""$1" write "$2" <&-"#), "standard input is closed");
-    fails_with(&shell(r#""$1" cat "$2" >&-"#), "standard output is closed");
+    for args in [
+        r#"cat "$2""#,
+        r#"list "$2""#,
+        r#"list --json "$2""#,
+        r#"info "$2""#,
+        r#"ls "$2""#,
+        r#"get "$2" /x"#,
+        "component -o -",
+        "conformance --sector-size 4096",
+    ] {
+        let script = format!(r#""$1" {args} >&-"#);
+        fails_with(&shell(&script), "standard output is closed");
+    }
+    assert!(std::fs::read(&disk).unwrap() == before);
+}
+
+/// What Python's `subprocess.DEVNULL` and systemd's `StandardOutput=null` hand a child: a
+/// `/dev/null` opened for reading and writing, which Rust's runtime also puts over a closed
+/// descriptor. It is a user's choice, and must work like any other file.
+#[test]
+fn a_dev_null_opened_read_write_is_a_stream_like_any_other() {
+    let (_dir, disk) = fixture("mbr-one");
+    let before = std::fs::read(&disk).unwrap();
+    let null = || {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null");
+        Stdio::from(file.unwrap())
+    };
+    for args in [
+        &["cat", text(&disk)][..],
+        &["list", text(&disk)],
+        &["list", "--json", text(&disk)],
+        &["info", text(&disk)],
+        &["write", text(&disk)],
+        &["component", "-o", "-"],
+    ] {
+        let output = run(args, null(), null(), &[]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{args:?}: {stderr}");
+    }
     assert!(std::fs::read(&disk).unwrap() == before);
 }
 

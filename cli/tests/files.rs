@@ -72,6 +72,38 @@ fn blockpart(args: &[&str]) -> Output {
     }
 }
 
+/// `ls` and `get` write into a `/dev/null` opened read-write (Python's `subprocess.DEVNULL`)
+/// as into any other file.
+#[test]
+fn ls_and_get_write_into_a_dev_null_opened_read_write() {
+    let kind = Kind::Ext("ext4", 4096);
+    if !tools_installed(kind) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    fs::create_dir(&tree).unwrap();
+    fs::write(tree.join("hello.txt"), "hello\n").unwrap();
+    let image = dir.path().join("fs.img");
+    make_image(kind, &tree, &image);
+    for args in [&["ls", "-l"][..], &["get", "/hello.txt"]] {
+        let null = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null");
+        let output = Command::new(env!("CARGO_BIN_EXE_blockpart"))
+            .arg(args[0])
+            .arg(&image)
+            .args(&args[1..])
+            .stdin(Stdio::null())
+            .stdout(null.unwrap())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{args:?}: {stderr}");
+    }
+}
+
 #[track_caller]
 fn succeeds(output: &Output) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -2,14 +2,12 @@
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
-use std::os::fd::AsFd;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use blockpart_core::{Error as PartitionError, MAX_TRANSFER_BYTES, SectorSize};
 use blockpart_host::{Error, Instance, Limits, PartitionHandle};
 use indicatif::{ProgressBar, ProgressStyle};
-use rustix::fs::OFlags;
 
 use crate::args::{DiskArgs, Opened, Range, open};
 
@@ -23,7 +21,6 @@ fn chunk_sectors(sector_size: SectorSize) -> u64 {
 
 /// Copies the disk, its partition or a range of either to standard output.
 pub fn cat(disk: &DiskArgs, range: Option<Range>, limits: Limits) -> Result<()> {
-    ensure_open(io::stdout(), "standard output")?;
     let Opened {
         mut instance,
         part,
@@ -35,7 +32,6 @@ pub fn cat(disk: &DiskArgs, range: Option<Range>, limits: Limits) -> Result<()> 
 
 /// Copies standard input into the disk, its partition or a range of either, from sector `at`.
 pub fn write(disk: &DiskArgs, range: Option<Range>, at: u64, limits: Limits) -> Result<()> {
-    ensure_open(io::stdin(), "standard input")?;
     let Opened {
         mut instance,
         part,
@@ -144,24 +140,6 @@ fn input_len() -> Option<u64> {
     let file = File::open(Path::new("/dev/stdin")).ok()?;
     let metadata = file.metadata().ok()?;
     (metadata.is_file() && metadata.len() > 0).then_some(metadata.len())
-}
-
-/// Fails if standard stream `fd` was closed when blockpart started. Rust reopens a closed
-/// standard descriptor as /dev/null, read-write, before `main`; a copy would then read nothing
-/// or write into nothing, and succeed. A shell's `< /dev/null` or `> /dev/null` opens it for
-/// reading or writing only, so what the runtime reopened tells apart from what a user asked.
-pub fn ensure_open(fd: impl AsFd, name: &str) -> Result<()> {
-    let fd = fd.as_fd();
-    let (Ok(stat), Ok(flags)) = (rustix::fs::fstat(fd), rustix::fs::fcntl_getfl(fd)) else {
-        return Ok(());
-    };
-    let dev_null = rustix::fs::FileType::from_raw_mode(stat.st_mode)
-        == rustix::fs::FileType::CharacterDevice
-        && stat.st_rdev == rustix::fs::makedev(1, 3);
-    if dev_null && flags.contains(OFlags::RDWR) {
-        bail!("{name} is closed");
-    }
-    Ok(())
 }
 
 /// Reads until `buffer` is full or the input ends; returns the bytes read.

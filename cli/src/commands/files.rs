@@ -14,7 +14,7 @@ use blockpart_host::{
 };
 
 use crate::args::{DiskArgs, lock, runtime};
-use crate::commands::copy::{ensure_open, progress};
+use crate::commands::copy::progress;
 
 /// Bytes per read of a file: well under the reader's 16 MiB bound and the guest's memory, so
 /// `get` of any size runs in bounded memory.
@@ -139,7 +139,6 @@ pub fn ls(disk: &DiskArgs, path: &OsStr, long: bool, limits: Limits) -> Result<(
 
 /// Copies file `path` to standard output, in chunks of [`CHUNK_BYTES`].
 pub fn get(disk: &DiskArgs, path: &OsStr, limits: Limits) -> Result<()> {
-    ensure_open(io::stdout(), "standard output")?;
     let Opened {
         mut instance, fs, ..
     } = open(disk, limits)?;

@@ -375,11 +375,21 @@ fn unaligned_lengths_are_refused_and_change_nothing(backend: &dyn Backend, secto
 fn zero_length_requests_succeed_up_to_the_end(backend: &dyn Backend, sector_size: u32) {
     let mut f = Fixture::new(backend, sector_size, false);
     let (a, _) = f.disk.connect(40).unwrap();
+    // They never reach the device: a device may treat an empty request as an error.
+    let requests = f.disk.device_requests();
     for start in [0, 39, 40] {
         assert_eq!(f.disk.read(a, start, 0), Ok(Vec::new()));
+        assert_eq!(f.disk.device_requests(), requests, "read at {start}");
         assert_eq!(f.disk.write(a, start, &[]), Ok(()));
+        assert_eq!(f.disk.device_requests(), requests, "write at {start}");
         assert_eq!(f.disk.write_zeroes(a, start, 0), Ok(()));
+        assert_eq!(
+            f.disk.device_requests(),
+            requests,
+            "write-zeroes at {start}"
+        );
         assert_eq!(f.disk.discard(a, start, 0), Ok(()));
+        assert_eq!(f.disk.device_requests(), requests, "discard at {start}");
     }
     assert_eq!(f.disk.read(a, 41, 0), Err(out_of_bounds(41, 0, 40)));
     assert_eq!(f.disk.write(a, 41, &[]), Err(out_of_bounds(41, 0, 40)));

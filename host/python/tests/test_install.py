@@ -1,8 +1,8 @@
 """`pip install ./host/python` into a fresh venv gives a package that runs with no Rust.
 
-The wheel must carry the component (it is not in git: the build step copies it into
-`blockpart/`), and nothing may reach back into this tree: the example runs in an empty
-directory, with no cargo or rustc on PATH.
+The wheel must carry the component (it is not in git: the build step, or the build hook when
+cargo is there, writes it into `blockpart/`), and nothing may reach back into this tree: the
+example runs in an empty directory, with no cargo or rustc on PATH.
 """
 
 from __future__ import annotations

@@ -159,7 +159,6 @@ impl Command {
     fn streams(&self) -> &'static [Stream] {
         match self {
             Self::Write { .. } => &[Stream::Input],
-            Self::Bench { .. } => &[],
             Self::Component { output } if output.as_os_str() != "-" => &[],
             _ => &[Stream::Output],
         }

@@ -194,6 +194,10 @@ fn a_locked_disk_is_refused_and_left_alone() {
         &[],
     );
     fails_with(&output, "is in use");
+    let bench = ["bench", "--rounds", "1", "--slice", "1", "-o"];
+    let out = disk.with_extension("bench");
+    let output = blockpart(&[&bench[..], &[text(&out), "--write", text(&disk)]].concat());
+    fails_with(&output, "is in use");
     assert!(std::fs::read(&disk).unwrap() == before);
 
     // Another program reading it: reads share, a write waits its turn.

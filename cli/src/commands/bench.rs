@@ -8,7 +8,7 @@ use blockpart_cli::bench::{self, Op, Pattern, REQUEST_SIZES, Workload, report};
 use blockpart_core::SectorSize;
 use blockpart_host::{FileDevice, Limits, Runtime, WASMTIME_VERSION};
 
-use crate::args::{print, runtime};
+use crate::args::{lock, print, runtime};
 
 pub struct BenchOptions {
     pub limits: Limits,
@@ -20,6 +20,9 @@ pub struct BenchOptions {
 
 pub fn run(disk: &Path, options: &BenchOptions, out: &Path) -> Result<()> {
     let runtime = runtime(options.limits)?;
+    // Held while measuring as `cat` (shared) or `write` (exclusive) holds a disk, so --write
+    // never writes its pattern over a disk another program is using.
+    let lock = lock(disk, options.write)?;
     let ops: &[Op] = if options.write {
         &[Op::Read, Op::Write]
     } else {
@@ -58,6 +61,8 @@ pub fn run(disk: &Path, options: &BenchOptions, out: &Path) -> Result<()> {
             }
         }
     }
+    // The start-up step runs `blockpart cat`, which takes its own lock.
+    drop(lock);
     let mut text = format!(
         "blockpart bench {}: {}-byte sectors, best of {} rounds of {} ms; wasmtime {}\n\n",
         disk.display(),

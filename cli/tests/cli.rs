@@ -427,6 +427,51 @@ fn bench_reports_every_workload_four_ways_consistently_and_a_read_only_run_chang
 
 /// A partition number the table does not have is refused, and writes nothing: given real
 /// input, from a pipe and from a file, that a write going ahead anyway would land somewhere.
+/// A regular file as standard input is checked from where its descriptor stands, as a script
+/// that read a header first leaves it: what is left, not the whole file.
+#[test]
+fn write_from_a_file_checks_what_is_left_of_it_from_its_offset() {
+    use std::io::{Seek, SeekFrom};
+    let dir = TempDir::new().unwrap();
+    let (path, bytes) = disk(&dir, 16);
+    let input = dir.path().join("input");
+    let data: Vec<u8> = (0..4 * 512 + 100).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&input, &data).unwrap();
+    let from = |offset: u64| {
+        let mut file = std::fs::File::open(&input).unwrap();
+        file.seek(SeekFrom::Start(offset)).unwrap();
+        file
+    };
+    let write = |offset: u64| {
+        Command::new(env!("CARGO_BIN_EXE_blockpart"))
+            .args(["write", &path])
+            .stdin(from(offset))
+            .output()
+            .unwrap()
+    };
+
+    // 4 sectors and 100 bytes, 100 read already: 4 whole sectors are left.
+    let output = write(100);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut expected = bytes.clone();
+    expected[..4 * 512].copy_from_slice(&data[100..]);
+    assert!(std::fs::read(&path).unwrap() == expected);
+
+    // 200 read: 3 sectors and 412 bytes are left, refused before a byte is written.
+    let output = write(200);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the input is 1948 bytes, not a whole number of 512-byte sectors"),
+        "{stderr}"
+    );
+    assert!(std::fs::read(&path).unwrap() == expected);
+}
+
 #[test]
 fn write_to_a_partition_number_not_in_the_table_writes_nothing() {
     let dir = TempDir::new().unwrap();

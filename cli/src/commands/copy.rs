@@ -1,8 +1,6 @@
 //! `blockpart cat` and `blockpart write`: copies out of and into a partition.
 
-use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
-use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use blockpart_core::{Error as PartitionError, MAX_TRANSFER_BYTES, SectorSize};
@@ -134,12 +132,17 @@ fn copy_in(instance: &mut Instance, part: PartitionHandle, sector_size: SectorSi
     Ok(())
 }
 
-/// The length of standard input when it is a regular file that says it. Files in `/proc`
-/// and `/sys` say 0 whatever they hold: those are read as a pipe is.
+/// What is left to read of standard input when it is a regular file that says its size: from
+/// the descriptor's own offset, which a caller may have moved (`(head -c 100 >/dev/null;
+/// blockpart write ...) < file`). Files in `/proc` and `/sys` say 0 whatever they hold: those
+/// are read as a pipe is.
 fn input_len() -> Option<u64> {
-    let file = File::open(Path::new("/dev/stdin")).ok()?;
-    let metadata = file.metadata().ok()?;
-    (metadata.is_file() && metadata.len() > 0).then_some(metadata.len())
+    let stdin = io::stdin();
+    let stat = rustix::fs::fstat(&stdin).ok()?;
+    let size = u64::try_from(stat.st_size).ok()?;
+    let is_file = rustix::fs::FileType::from_raw_mode(stat.st_mode).is_file();
+    let at = rustix::fs::seek(&stdin, rustix::fs::SeekFrom::Current(0)).ok()?;
+    (is_file && size > 0).then(|| size.saturating_sub(at))
 }
 
 /// Reads until `buffer` is full or the input ends; returns the bytes read.

@@ -72,6 +72,43 @@ fn blockpart(args: &[&str]) -> Output {
     }
 }
 
+/// A link given as PATH: one to a directory lists the directory, as `ls` does; any other (to a
+/// file, dangling, looping) lists itself, with its target under `-l`.
+#[test]
+fn ls_of_a_link_lists_the_directory_it_names_or_else_itself() {
+    let kind = Kind::Ext("ext4", 4096);
+    if !tools_installed(kind) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    fs::create_dir_all(tree.join("dir")).unwrap();
+    fs::write(tree.join("dir/inside"), "x").unwrap();
+    fs::write(tree.join("hello.txt"), "hello\n").unwrap();
+    for (link, target) in [
+        ("to-file", "hello.txt"),
+        ("to-dir", "dir"),
+        ("dangling", "nowhere/at/all"),
+        ("loop", "loop"),
+    ] {
+        std::os::unix::fs::symlink(target, tree.join(link)).unwrap();
+    }
+    let image = dir.path().join("fs.img");
+    make_image(kind, &tree, &image);
+    let image = image.to_str().unwrap();
+    let ls = |args: &[&str]| succeeds(&blockpart(&[&["ls", image][..], args].concat()));
+
+    assert_eq!(ls(&["/to-dir"]), "inside\n");
+    for link in ["/to-file", "/dangling", "/loop"] {
+        assert_eq!(ls(&[link]), format!("{link}\n"));
+    }
+    let long = ls(&["-l", "/to-file"]);
+    assert!(long.starts_with("link "), "{long}");
+    assert!(long.ends_with(" /to-file -> hello.txt\n"), "{long}");
+    assert!(ls(&["-l", "/loop"]).ends_with(" /loop -> loop\n"));
+    assert!(ls(&["-l", "/hello.txt"]).ends_with(" 6 /hello.txt\n"));
+}
+
 /// `ls` and `get` write into a `/dev/null` opened read-write (Python's `subprocess.DEVNULL`)
 /// as into any other file.
 #[test]

@@ -83,27 +83,48 @@ fn reader_runtime(limits: Limits) -> Result<ReaderRuntime> {
 
 /// Prints the entries of directory `path` (or the one entry, for a file): names one a line,
 /// sorted; with `long`, type, permission bits (`-` where the filesystem has none), size and
-/// a link's target.
+/// a link's target. A link to a directory lists the directory, as `ls` does; any other link
+/// (to a file, dangling, looping) lists itself.
 pub fn ls(disk: &DiskArgs, path: &OsStr, long: bool, limits: Limits) -> Result<()> {
     let Opened {
         mut instance, fs, ..
     } = open(disk, limits)?;
     let path = path.as_bytes();
     let shown = || printable_bytes(path);
-    let mut entries = match instance.list_dir(fs, path) {
-        Ok(entries) => entries,
-        Err(ReaderError::Fs(FsError::NotADirectory)) => {
-            let metadata = instance.metadata(fs, path).with_context(shown)?;
-            vec![blockpart_host::DirEntry {
+    let metadata = instance.metadata(fs, path).with_context(shown)?;
+    let listed = match metadata.kind {
+        FileKind::Directory => Some(instance.list_dir(fs, path).with_context(shown)?),
+        FileKind::Symlink => match instance.list_dir(fs, path) {
+            Ok(entries) => Some(entries),
+            Err(ReaderError::Fs(
+                FsError::NotADirectory | FsError::NotFound | FsError::InvalidPath(_),
+            )) => None,
+            Err(error) => return Err(anyhow::Error::new(error).context(shown())),
+        },
+        FileKind::File | FileKind::Other => None,
+    };
+    // Each entry with its path, for a link's target.
+    let mut entries: Vec<(blockpart_host::DirEntry, Vec<u8>)> = match listed {
+        Some(entries) => entries
+            .into_iter()
+            .map(|entry| {
+                let mut full = path.to_vec();
+                full.push(b'/');
+                full.extend_from_slice(&entry.name);
+                (entry, full)
+            })
+            .collect(),
+        None => {
+            let entry = blockpart_host::DirEntry {
                 name: path.to_vec(),
                 metadata,
-            }]
+            };
+            vec![(entry, path.to_vec())]
         }
-        Err(error) => return Err(anyhow::Error::new(error).context(shown())),
     };
-    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    entries.sort_by(|(a, _), (b, _)| a.name.cmp(&b.name));
     let mut out = io::stdout().lock();
-    for entry in &entries {
+    for (entry, full) in &entries {
         let name = printable_bytes(&entry.name);
         let line = if long {
             let md = entry.metadata;
@@ -117,12 +138,9 @@ pub fn ls(disk: &DiskArgs, path: &OsStr, long: bool, limits: Limits) -> Result<(
                 .mode
                 .map_or_else(|| "-".to_owned(), |mode| format!("{mode:04o}"));
             let target = if md.kind == FileKind::Symlink {
-                let mut full = path.to_vec();
-                full.push(b'/');
-                full.extend_from_slice(&entry.name);
                 let target = instance
-                    .read_link(fs, &full)
-                    .with_context(|| printable_bytes(&full))?;
+                    .read_link(fs, full)
+                    .with_context(|| printable_bytes(full))?;
                 format!(" -> {}", printable_bytes(&target))
             } else {
                 String::new()

@@ -23,7 +23,7 @@ pub struct LimitArgs {
     memory_limit: u32,
     /// Most time one call into the component may take, in milliseconds.
     #[arg(long, global = true, value_name = "MS", default_value_t = 10_000,
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = milliseconds)]
     time_limit: u64,
 }
 
@@ -70,6 +70,15 @@ impl FromStr for Range {
             start: number(start)?,
             sectors: number(sectors)?,
         })
+    }
+}
+
+/// A time limit in milliseconds: at least 1, since a call cannot take no time.
+fn milliseconds(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("0 ms: a call takes some time; the limit is at least 1".to_owned()),
+        Ok(ms) => Ok(ms),
+        Err(_) => Err(format!("{text} is not a whole number of milliseconds")),
     }
 }
 

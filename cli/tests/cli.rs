@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -237,6 +238,11 @@ fn bad_arguments_are_usage_errors() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(!out.stderr.is_empty(), "{args:?}");
     }
+    // A range says what is allowed, in the unit of the flag, not as 1..2^64-1.
+    let out = blockpart(&["info", &path, "--time-limit", "0"], b"");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("the limit is at least 1"), "{stderr}");
+    assert!(!stderr.contains("18446744073709551615"), "{stderr}");
 }
 
 #[test]
@@ -758,6 +764,45 @@ fn write_calls_fdatasync_on_the_disk_after_its_writes() {
     assert!(synced && unsynced == 0, "writes not synced: {log}");
 }
 
+/// `info` reads through a read-only device, and says what a `write` would get: a disk on a
+/// read-only mount (root writes any file whose mode forbids it) or, for another user, a file
+/// without write permission, is read-only.
+#[test]
+fn info_says_whether_the_disk_can_be_written() {
+    let dir = TempDir::new().unwrap();
+    let (disk, _) = fixture(&dir, "mbr-one");
+    let info = blockpart(&["info", &disk], b"");
+    assert!(
+        String::from_utf8(info.stdout)
+            .unwrap()
+            .ends_with(", writable\n")
+    );
+
+    let output = if rustix::process::geteuid().is_root() {
+        let script = r#"mount --bind -o ro "$2" "$2" && "$1" info "$2/mbr-one.img""#;
+        Command::new("unshare")
+            .args([
+                "-m",
+                "sh",
+                "-c",
+                script,
+                "sh",
+                env!("CARGO_BIN_EXE_blockpart"),
+            ])
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    } else {
+        let mode = std::fs::Permissions::from_mode(0o444);
+        std::fs::set_permissions(&disk, mode).unwrap();
+        blockpart(&["info", &disk], b"")
+    };
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.ends_with(", read-only\n"), "{stdout}");
+}
+
 #[test]
 fn partition_numbers_select_what_info_and_write_reach() {
     let dir = TempDir::new().unwrap();
@@ -767,7 +812,7 @@ fn partition_numbers_select_what_info_and_write_reach() {
     succeeds(&info);
     assert_eq!(
         String::from_utf8(info.stdout).unwrap(),
-        format!("{disk}: 1024 sectors of 512 bytes (524288 bytes) from sector 4096, read-only\n")
+        format!("{disk}: 1024 sectors of 512 bytes (524288 bytes) from sector 4096, writable\n")
     );
     let info = blockpart(
         &["info", "--partition", "7", "--range", "10:20", &disk],
@@ -776,7 +821,7 @@ fn partition_numbers_select_what_info_and_write_reach() {
     succeeds(&info);
     assert_eq!(
         String::from_utf8(info.stdout).unwrap(),
-        format!("{disk}: 20 sectors of 512 bytes (10240 bytes) from sector 6010, read-only\n")
+        format!("{disk}: 20 sectors of 512 bytes (10240 bytes) from sector 6010, writable\n")
     );
 
     // All of partition 3, from a pipe; then the last sector of 7, from a file.

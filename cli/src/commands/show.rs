@@ -46,11 +46,9 @@ pub fn info(disk: &DiskArgs, range: Option<Range>, limits: Limits) -> Result<()>
         reason = "two 64-bit factors fit in 128 bits"
     )]
     let bytes = u128::from(info.size_sectors) * u128::from(info.sector_size);
-    let mode = if info.read_write {
-        "read-write"
-    } else {
-        "read-only"
-    };
+    // `info` reads through a read-only device; the mode a user wants is what `write` gets.
+    let writable = rustix::fs::access(&disk.disk, rustix::fs::Access::WRITE_OK).is_ok();
+    let mode = if writable { "writable" } else { "read-only" };
     print(&format!(
         "{}: {} sectors of {} bytes ({bytes} bytes) from sector {offset}, {mode}\n",
         disk.disk.display(),

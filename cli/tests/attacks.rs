@@ -264,10 +264,15 @@ fn a_compile_cache_others_can_write_is_not_used() {
 fn a_4kn_disk_read_with_512_byte_sectors_gets_a_hint() {
     let (_dir, disk) = fixture("gpt-4k");
     fails_with(&blockpart(&["list", text(&disk)]), "try --sector-size 4096");
-    fails_with(
-        &blockpart(&["info", "-p", "1", text(&disk)]),
-        "try --sector-size 4096",
-    );
+    for args in [
+        &["info", "-p", "1", text(&disk)][..],
+        &["ls", "-p", "1", text(&disk)],
+        &["get", "-p", "1", text(&disk), "/x"],
+        // No -p: the whole disk holds no filesystem, but a table with other sectors.
+        &["ls", text(&disk)],
+    ] {
+        fails_with(&blockpart(args), "try --sector-size 4096");
+    }
     let output = blockpart(&["list", "--sector-size", "4096", text(&disk)]);
     assert!(output.status.success());
 }

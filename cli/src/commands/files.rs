@@ -13,7 +13,7 @@ use blockpart_host::{
     ReaderRuntime,
 };
 
-use crate::args::{DiskArgs, lock, runtime};
+use crate::args::{DiskArgs, lock, runtime, sector_size_hint};
 use crate::commands::copy::progress;
 
 /// Bytes per read of a file: well under the reader's 16 MiB bound and the guest's memory, so
@@ -51,9 +51,13 @@ fn open(disk: &DiskArgs, limits: Limits) -> Result<Opened> {
                     disk.disk.display()
                 );
             }
-            bail!("{what}: unsupported filesystem: {why}")
+            let hint = sector_size_hint(disk, limits);
+            bail!("{what}: unsupported filesystem: {why}{hint}")
         }
-        Err(error) => Err(anyhow::Error::new(error).context(format!("opening {what}"))),
+        Err(error) => {
+            let hint = sector_size_hint(disk, limits);
+            Err(anyhow::Error::new(error).context(format!("opening {what}{hint}")))
+        }
     }
 }
 

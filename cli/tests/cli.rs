@@ -422,7 +422,9 @@ fn bench_reports_every_workload_four_ways_consistently_and_a_read_only_run_chang
         .lines()
         .filter(|line| line.starts_with("read "))
         .count();
-    assert_eq!(workloads, 2 * 4, "a line per workload: {table}");
+    // Sequential and random, at every request size (the disk's sectors are 512 bytes).
+    let sizes = blockpart_cli::bench::REQUEST_SIZES.len();
+    assert_eq!(workloads, 2 * sizes, "a line per workload: {table}");
     assert!(table.contains("process start to first read"), "{table}");
     let svg = std::fs::read_to_string(out.join("bench.svg")).unwrap();
     assert!(

@@ -17,10 +17,10 @@ import fs from 'node:fs';
 import readline from 'node:readline';
 
 import { FileDevice, MemoryDevice, DeviceFailure, DeviceStats, PartitionError, instantiate } from './src/index.js';
+import { u32 as checkU32, u64 as checkU64 } from './src/integers.js';
 
 /** The protocol version this driver speaks. */
 const PROTOCOL = 2;
-const U64_MAX = (1n << 64n) - 1n;
 
 /** A request the driver cannot make sense of: a failure reply, never an error reply. */
 class ProtocolError extends Error {
@@ -44,22 +44,18 @@ function field(request, name) {
   return request[name];
 }
 
-/** A u64 argument: a decimal string, 0 to 2^64 - 1. */
+/** A u64 argument: a decimal string, 0 to 2^64 - 1 (the range checked as the package checks it). */
 function u64(request, name) {
   const value = field(request, name);
-  if (typeof value !== 'string' || !/^(0|[1-9][0-9]*)$/.test(value) || BigInt(value) > U64_MAX) {
+  if (typeof value !== 'string' || !/^(0|[1-9][0-9]*)$/.test(value)) {
     throw new ProtocolError(`"${name}" must be a u64 as a decimal string, not ${JSON.stringify(value)}`);
   }
-  return BigInt(value);
+  return checkU64(BigInt(value), `"${name}"`);
 }
 
-/** A u32 argument: a JSON number. */
+/** A u32 argument: a JSON number, checked as the package checks it. */
 function u32(request, name) {
-  const value = field(request, name);
-  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
-    throw new ProtocolError(`"${name}" must be a u32, not ${JSON.stringify(value)}`);
-  }
-  return value;
+  return checkU32(field(request, name), `"${name}"`);
 }
 
 function bool(request, name) {

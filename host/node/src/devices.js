@@ -1,15 +1,18 @@
 // Block devices for the partitioner's `block-device` import, written in JS.
 //
-// jco hands the guest's calls to the methods of the object passed to `partition.whole` or
-// `partition.connect`: `info()`, `read(sectorStart, len)`, `write(sectorStart, data)`, `flush()`,
-// `discard(sectorStart, sectors)`, `writeZeroes(sectorStart, sectors)`, `disconnect()`. The
-// package's own mapped transfers (src/partition.js) call `readInto(sectorStart, buffer)` and
-// `write(sectorStart, data)` on the same object, with the sector the partitioner mapped. Numbers
-// of WIT type u64 arrive as BigInt; `list<u8>` is a Uint8Array. A `result` error is reported by
-// throwing an object with a `payload` property: jco lowers `payload` into the `err` case (an
-// exception without one is a host bug, which jco rethrows through the guest).
+// The guest's calls reach the methods of the object passed to `partition.whole` or
+// `partition.connect` (through src/boundary.js, which jco calls instead): `info()`,
+// `read(sectorStart, len)`, `write(sectorStart, data)`, `flush()`, `discard(sectorStart,
+// sectors)`, `writeZeroes(sectorStart, sectors)`, `disconnect()`. The package's own mapped
+// transfers (src/partition.js) call `readInto(sectorStart, buffer)` and `write(sectorStart,
+// data)` on the same object, with the sector the partitioner mapped. Numbers of WIT type u64
+// arrive as BigInt; `list<u8>` is a Uint8Array. A `result` error is reported by throwing an
+// object with a `payload` property, a `DeviceFailure`: the guest gets `payload` as the `err`
+// case. Anything else a device throws reaches the caller of the partition call it happened
+// in, once the guest has returned. `FileDevice` is in src/file-device.js.
 
-import fs from 'node:fs';
+import { u64 } from './integers.js';
+import { checkSectorSize } from './sector-size.js';
 
 /** The `device-error` variants, as jco represents them: `{ tag }` or `{ tag, val }`. */
 export const deviceError = Object.freeze({
@@ -81,17 +84,14 @@ export class BlockDevice {
 
   /**
    * @param {object} geometry
-   * @param {number} geometry.sectorSize bytes per sector: a power of two, at least 512
-   * @param {bigint} geometry.sizeSectors size in sectors
+   * @param {number} geometry.sectorSize bytes per sector: a power of two from 512 to 2^31
+   * @param {bigint | number} geometry.sizeSectors size in sectors, a u64
    * @param {boolean} [geometry.readOnly] whether writes are refused
    * @param {DeviceStats} [geometry.stats] counters to update
    */
   constructor({ sectorSize, sizeSectors, readOnly = false, stats = new DeviceStats() }) {
-    if (!Number.isInteger(sectorSize) || sectorSize < 512 || (sectorSize & (sectorSize - 1)) !== 0) {
-      throw new RangeError(`sector size ${sectorSize} is not a power of two of at least 512`);
-    }
-    this.#sectorSize = sectorSize;
-    this.#sizeSectors = BigInt(sizeSectors);
+    this.#sectorSize = checkSectorSize(sectorSize);
+    this.#sizeSectors = u64(sizeSectors, 'sizeSectors');
     this.#readOnly = readOnly;
     this.stats = stats;
   }
@@ -108,7 +108,7 @@ export class BlockDevice {
   }
 
   read(sectorStart, len) {
-    const { offset, bytes } = this.#check({ start: sectorStart, len, writes: false });
+    const { offset, bytes } = this.#check({ start: u64(sectorStart, 'sectorStart'), len: u64(len, 'len'), writes: false });
     return this._read(offset, bytes);
   }
 
@@ -118,12 +118,12 @@ export class BlockDevice {
    */
   readInto(sectorStart, buffer) {
     if (!(buffer instanceof Uint8Array)) throw new TypeError('readInto needs a Uint8Array');
-    const { offset } = this.#check({ start: sectorStart, len: BigInt(buffer.length), writes: false });
+    const { offset } = this.#check({ start: u64(sectorStart, 'sectorStart'), len: BigInt(buffer.length), writes: false });
     this._readInto(offset, buffer);
   }
 
   write(sectorStart, data) {
-    const { offset } = this.#check({ start: sectorStart, len: BigInt(data.length), writes: true });
+    const { offset } = this.#check({ start: u64(sectorStart, 'sectorStart'), len: BigInt(data.length), writes: true });
     this._write(offset, data);
   }
 
@@ -139,8 +139,8 @@ export class BlockDevice {
 
   writeZeroes(sectorStart, sectors) {
     const { offset, bytes } = this.#check({
-      start: sectorStart,
-      len: BigInt(sectors) * BigInt(this.#sectorSize),
+      start: u64(sectorStart, 'sectorStart'),
+      len: u64(sectors, 'sectors') * BigInt(this.#sectorSize),
       writes: true,
     });
     this._zero(offset, bytes);
@@ -198,6 +198,7 @@ export class MemoryDevice extends BlockDevice {
    */
   constructor(bytes, { sectorSize, readOnly = false, stats } = {}) {
     if (!(bytes instanceof Uint8Array)) throw new TypeError('a MemoryDevice needs a Uint8Array');
+    checkSectorSize(sectorSize); // before it divides the length
     if (bytes.length % sectorSize !== 0) {
       throw new RangeError(`${bytes.length} bytes is not a whole number of ${sectorSize}-byte sectors`);
     }
@@ -213,92 +214,4 @@ export class MemoryDevice extends BlockDevice {
   _readInto(offset, buffer) { buffer.set(this.#bytes.subarray(offset, offset + buffer.length)); }
   _write(offset, data) { this.#bytes.set(data, offset); }
   _zero(offset, bytes) { this.#bytes.fill(0, offset, offset + bytes); }
-}
-
-/** Runs `operation`, reporting a file system error as the device error `io`. */
-function io(operation) {
-  try {
-    return operation();
-  } catch (error) {
-    if (error instanceof DeviceFailure) throw error;
-    throw new DeviceFailure(deviceError.io(error.message));
-  }
-}
-
-/**
- * A device backed by a regular file, with positional I/O: `flush` is `fdatasync`, `discard`
- * and `write-zeroes` write zeroes (Node has no `fallocate`). Its size is the file's when opened
- * (fstat: a block device node would show 0), in whole sectors; the device never grows the file.
- * The file is closed when the guest drops the device.
- */
-export class FileDevice extends BlockDevice {
-  static #ZERO_CHUNK = 1 << 20;
-  #fd;
-
-  /**
-   * @param {string} path the file
-   * @param {object} options `sectorSize`, and optionally `readOnly` and `stats`
-   */
-  static open(path, { sectorSize, readOnly = false, stats } = {}) {
-    const fd = fs.openSync(path, readOnly ? 'r' : 'r+');
-    try {
-      const { size } = fs.fstatSync(fd, { bigint: true });
-      if (size % BigInt(sectorSize) !== 0n) {
-        throw new RangeError(`${path} is ${size} bytes, not a whole number of ${sectorSize}-byte sectors`);
-      }
-      return new FileDevice(fd, { sectorSize, sizeSectors: size / BigInt(sectorSize), readOnly, stats });
-    } catch (error) {
-      fs.closeSync(fd);
-      throw error;
-    }
-  }
-
-  /** Takes `fd`, open for reading (and writing unless read-only); use `FileDevice.open`. */
-  constructor(fd, geometry) {
-    super(geometry);
-    this.#fd = fd;
-  }
-
-  _read(offset, bytes) {
-    const data = new Uint8Array(bytes);
-    this._readInto(offset, data);
-    return data;
-  }
-
-  _readInto(offset, buffer) {
-    io(() => {
-      const bytes = buffer.length;
-      let done = 0;
-      // readSync may return less than asked; zero means the file ended under us.
-      while (done < bytes) {
-        const n = fs.readSync(this.#fd, buffer, done, bytes - done, offset + done);
-        if (n === 0) throw new Error(`the file ends ${done} bytes into a read of ${bytes}`);
-        done += n;
-      }
-    });
-  }
-
-  _write(offset, data) {
-    io(() => {
-      let done = 0;
-      while (done < data.length) {
-        done += fs.writeSync(this.#fd, data, done, data.length - done, offset + done);
-      }
-    });
-  }
-
-  _zero(offset, bytes) {
-    const zeroes = new Uint8Array(Math.min(bytes, FileDevice.#ZERO_CHUNK));
-    for (let done = 0; done < bytes; done += zeroes.length) {
-      this._write(offset + done, zeroes.subarray(0, Math.min(zeroes.length, bytes - done)));
-    }
-  }
-
-  _flush() {
-    io(() => fs.fdatasyncSync(this.#fd));
-  }
-
-  _close() {
-    fs.closeSync(this.#fd);
-  }
 }

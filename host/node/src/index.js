@@ -4,10 +4,12 @@
 
 import { readFile } from 'node:fs/promises';
 
+import { DeviceBoundary, GuestDevice } from './boundary.js';
 import { BlockDevice } from './devices.js';
 import { bind } from './partition.js';
 
-export { BlockDevice, DeviceFailure, DeviceStats, FileDevice, MemoryDevice, deviceError } from './devices.js';
+export { BlockDevice, DeviceFailure, DeviceStats, MemoryDevice, deviceError } from './devices.js';
+export { FileDevice } from './file-device.js';
 export { PartitionError } from './partition.js';
 
 const BLOCK_DEVICE = 'blockpart:partition/block-device';
@@ -52,18 +54,24 @@ export function defaultImports() {
 }
 
 /**
- * Adds the unversioned keys jco 1.35's generated code reads (`blockpart:partition/block-device`)
- * to an import object keyed as its .d.ts says (`...@0.2.0`), and the other way round, so either
- * spelling works whatever the jco version asks for.
+ * The import object jco gets for `imports`, and the `Device` class `imports` names. jco's
+ * `Device` is the package's `GuestDevice` (src/boundary.js), so that jco never calls a device
+ * itself. Both keys are there: jco 1.35's generated code reads the unversioned one
+ * (`blockpart:partition/block-device`), its .d.ts declares `...@0.2.0`, and `imports` may use
+ * either, whatever the jco version asks for.
  */
-function withBothKeys(imports) {
+function forJco(imports) {
   const out = { ...imports };
   for (const name of [BLOCK_DEVICE, TYPES]) {
     const value = imports[name + VERSION] ?? imports[name] ?? {};
     out[name] = value;
     out[name + VERSION] = value;
   }
-  return out;
+  const { Device } = out[BLOCK_DEVICE];
+  const devices = { ...out[BLOCK_DEVICE], Device: GuestDevice };
+  out[BLOCK_DEVICE] = devices;
+  out[BLOCK_DEVICE + VERSION] = devices;
+  return { imports: out, Device };
 }
 
 /**
@@ -75,13 +83,17 @@ function withBothKeys(imports) {
  * number)`. Refusals throw `PartitionError`, whose `payload` is the WIT `error` (`{ tag, val }`).
  *
  * The import object's `Device` class is the one every device handed over must be an instance
- * of; the default, `BlockDevice`, is the base of `MemoryDevice` and `FileDevice`.
+ * of; the default, `BlockDevice`, is the base of `MemoryDevice` and `FileDevice`. An exception
+ * a device throws that is no `DeviceFailure` is thrown by the partition call it happened in,
+ * once the guest has returned.
  *
  * @param {object} [imports] the import object, as in jco's `ImportObject`
  */
 export async function instantiate(imports = defaultImports()) {
   const { instantiate: instantiateGenerated } = await loadGenerated();
-  return bind(await instantiateGenerated(getCoreModule, withBothKeys(imports)));
+  const { imports: jcoImports, Device } = forJco(imports);
+  const boundary = new DeviceBoundary(Device);
+  return bind(await instantiateGenerated(getCoreModule, jcoImports), boundary);
 }
 
 /** Drops a partition handle now, instead of when the garbage collector gets to it. */

@@ -8,8 +8,13 @@
 // `connect` record the device they hand over, and every partition made from a partition
 // (`subpartition`, `slice`, `partition-table.open`) inherits its parent's. The guest only
 // says where in that device; the device's own bounds checks stop a sector outside it.
+//
+// Every u64 and u32 argument is checked here before the call (src/integers.js), since jco
+// would wrap it; every call into the guest goes through the instance's device boundary
+// (src/boundary.js), which throws what a device threw during it.
 
 import { DeviceFailure, readIntoDevice } from './devices.js';
+import { u32, u64 } from './integers.js';
 
 /** A refusal by the partitioner, or a device's failure of a mapped transfer. */
 export class PartitionError extends Error {
@@ -33,18 +38,14 @@ function describe(payload) {
 }
 
 /**
- * Runs a call into the guest: jco's `ComponentError` (the WIT error, in `payload`) becomes a
- * `PartitionError`; anything else (a trap, a jco TypeError) passes unchanged.
+ * What a call into the guest threw, to throw on: jco's `ComponentError` (the WIT error, in
+ * `payload`) as a `PartitionError`; anything else (a trap, a jco TypeError) unchanged.
  */
-function guest(call) {
-  try {
-    return call();
-  } catch (error) {
-    if (error?.constructor?.name === 'ComponentError' && Object.hasOwn(error, 'payload')) {
-      throw new PartitionError(error.payload);
-    }
-    throw error;
+function translated(error) {
+  if (error?.constructor?.name === 'ComponentError' && Object.hasOwn(error, 'payload')) {
+    return new PartitionError(error.payload);
   }
+  return error;
 }
 
 /** Runs a mapped transfer on a device: its `DeviceFailure` becomes the WIT error `device(...)`. */
@@ -62,11 +63,20 @@ const MADE_HERE = Symbol('partition');
 
 /**
  * The `Partition` class and `partitionTable` of one jco instance (`root`, what jco's
- * `instantiate` returns).
+ * `instantiate` returns), whose devices pass `boundary` (a `DeviceBoundary`).
  */
-export function bind(root) {
+export function bind(root, boundary) {
   const Resource = root.partition.Partition;
   const table = root.partitionTable;
+
+  /** Runs a call into the guest, through the device boundary, its WIT error as a `PartitionError`. */
+  const guest = (call) => boundary.call(() => {
+    try {
+      return call();
+    } catch (error) {
+      throw translated(error);
+    }
+  });
 
   /**
    * A contiguous range of a device's sectors, itself usable as a block device. Made by
@@ -84,31 +94,36 @@ export function bind(root) {
 
     /** The whole of `device`, handed over to the partitioner. */
     static whole(device) {
-      return new Partition(MADE_HERE, guest(() => Resource.whole(device)), device);
+      const handed = boundary.handOver(device);
+      return new Partition(MADE_HERE, guest(() => Resource.whole(handed)), device);
     }
 
     /** `device`, handed over, split at `firstSectors` sectors: `[first, rest]`. */
     static connect(firstSectors, device) {
-      const pair = guest(() => Resource.connect(firstSectors, device));
+      const first = u64(firstSectors, 'firstSectors');
+      const handed = boundary.handOver(device);
+      const pair = guest(() => Resource.connect(first, handed));
       return pair.map((resource) => new Partition(MADE_HERE, resource, device));
     }
 
     /** This partition split at `firstSectors` of its sectors: `[first, rest]`. */
     subpartition(firstSectors) {
-      const pair = guest(() => this.#resource.subpartition(firstSectors));
+      const first = u64(firstSectors, 'firstSectors');
+      const pair = guest(() => this.#resource.subpartition(first));
       return pair.map((resource) => new Partition(MADE_HERE, resource, this.#device));
     }
 
     /** `sectors` sectors of this partition from `sectorStart`. */
     slice(sectorStart, sectors) {
-      return new Partition(MADE_HERE, guest(() => this.#resource.slice(sectorStart, sectors)), this.#device);
+      const [start, count] = [u64(sectorStart, 'sectorStart'), u64(sectors, 'sectors')];
+      return new Partition(MADE_HERE, guest(() => this.#resource.slice(start, count)), this.#device);
     }
 
     /** The partition's first sector on its device. */
-    getOffset() { return this.#resource.getOffset(); }
+    getOffset() { return guest(() => this.#resource.getOffset()); }
 
     /** `{ readWrite, sectorSize, sizeSectors }`. */
-    info() { return this.#resource.info(); }
+    info() { return guest(() => this.#resource.info()); }
 
     /**
      * Where on the device a transfer of `len` bytes from `sectorStart` lands (`partition.map`):
@@ -116,7 +131,8 @@ export function bind(root) {
      * the same errors; moves no byte and makes no device request.
      */
     map(direction, sectorStart, len) {
-      return guest(() => this.#resource.map(direction, sectorStart, len));
+      const [start, bytes] = [u64(sectorStart, 'sectorStart'), u64(len, 'len')];
+      return guest(() => this.#resource.map(direction, start, bytes));
     }
 
     /**
@@ -132,7 +148,7 @@ export function bind(root) {
       onDevice(() => readIntoDevice(device, at, buffer));
     }
 
-    /** Reads `len` bytes (a BigInt, whole sectors) from sector `sectorStart` into a new Uint8Array, as `readInto`. */
+    /** Reads `len` bytes (whole sectors) from sector `sectorStart` into a new Uint8Array, as `readInto`. */
     read(sectorStart, len) {
       const at = this.map('read', sectorStart, len);
       // The partitioner refuses a transfer past its limit (MAX_TRANSFER_BYTES): `len` is small.
@@ -157,28 +173,36 @@ export function bind(root) {
 
     /** `partition.read` itself: the partitioner reads the device and returns a `list<u8>`, the bytes passing through guest memory. */
     readList(sectorStart, len) {
-      return guest(() => this.#resource.read(sectorStart, len));
+      const [start, bytes] = [u64(sectorStart, 'sectorStart'), u64(len, 'len')];
+      return guest(() => this.#resource.read(start, bytes));
     }
 
     /** `partition.write` itself: `data` is copied into guest memory, and the partitioner writes the device. */
     writeList(sectorStart, data) {
-      guest(() => this.#resource.write(sectorStart, data));
+      const start = u64(sectorStart, 'sectorStart');
+      guest(() => this.#resource.write(start, data));
     }
 
     /** Flushes the device: every completed write becomes durable. */
     flush() { guest(() => this.#resource.flush()); }
 
     /** Discards `sectors` sectors from `sectorStart`; their contents are unspecified after. */
-    discard(sectorStart, sectors) { guest(() => this.#resource.discard(sectorStart, sectors)); }
+    discard(sectorStart, sectors) {
+      const [start, count] = [u64(sectorStart, 'sectorStart'), u64(sectors, 'sectors')];
+      guest(() => this.#resource.discard(start, count));
+    }
 
     /** Writes zeroes to `sectors` sectors from `sectorStart`. */
-    writeZeroes(sectorStart, sectors) { guest(() => this.#resource.writeZeroes(sectorStart, sectors)); }
+    writeZeroes(sectorStart, sectors) {
+      const [start, count] = [u64(sectorStart, 'sectorStart'), u64(sectors, 'sectors')];
+      guest(() => this.#resource.writeZeroes(start, count));
+    }
 
     /** Disconnects the partition: every later request is refused. */
-    disconnect() { this.#resource.disconnect(); }
+    disconnect() { guest(() => this.#resource.disconnect()); }
 
     /** Drops the partition handle now (the guest drops the device with its last partition). */
-    [Symbol.dispose]() { this.#resource[Symbol.dispose](); }
+    [Symbol.dispose]() { guest(() => this.#resource[Symbol.dispose]()); }
 
     /** jco's resource, for `partitionTable`. */
     static resourceOf(partition) { return partition.#resource; }
@@ -212,7 +236,8 @@ export function bind(root) {
     },
     /** Entry `number` of the table on `partition`, as a partition of the same device. */
     open(partition, number) {
-      const resource = guest(() => table.open(Partition.resourceOf(partition), number));
+      const entry = u32(number, 'number');
+      const resource = guest(() => table.open(Partition.resourceOf(partition), entry));
       return new Partition(MADE_HERE, resource, Partition.deviceOf(partition));
     },
   };

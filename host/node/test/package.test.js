@@ -78,7 +78,7 @@ test('npm pack makes a package that installs without Rust and runs the README ex
     const generated = fs.readFileSync(path.join(PACKAGE, 'gen/partitioner.js'), 'utf8');
     const coreModules = [...generated.matchAll(/getCoreModule\('([^']+)'\)/g)].map((match) => `gen/${match[1]}`);
     assert.ok(coreModules.length > 0, 'gen/partitioner.js loads no core module by name');
-    for (const file of ['package.json', 'README.md', 'driver.js', 'src/index.js', 'src/index.d.ts', 'src/partition.js', 'src/devices.js', 'gen/partitioner.js', 'gen/partitioner.d.ts', ...coreModules]) {
+    for (const file of ['package.json', 'README.md', 'driver.js', 'src/index.js', 'src/index.d.ts', 'src/partition.js', 'src/devices.js', 'src/file-device.js', 'src/boundary.js', 'src/integers.js', 'src/sector-size.js', 'gen/partitioner.js', 'gen/partitioner.d.ts', ...coreModules]) {
       assert.ok(packed.has(file), `the tarball lacks ${file}`);
     }
     for (const file of packed) {

@@ -492,6 +492,28 @@ impl DeviceBackend for DrivenDevices {
             backing,
         }
     }
+
+    fn empty_device_with_sector_size(&self, bytes: u64) -> Result<(), String> {
+        // Empty: no length is whole sectors of one size and not of another.
+        let file = temporary_file(&[]);
+        let args = json!({
+            "kind": self.kind.wire_name(),
+            "path": path_of(&file),
+            "sectorSize": bytes,
+            "readOnly": false,
+        });
+        match self.driver.call("device", args) {
+            Ok(Ok(value)) => {
+                let id = wire::id(&value).unwrap_or_else(|why| panic!("`device`: {why}"));
+                answer(&self.driver, "drop-device", json!({ "device": id }), |_| {
+                    Ok(())
+                });
+                Ok(())
+            }
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(failure) => Err(failure.to_string()),
+        }
+    }
 }
 
 /// One of the driven host's devices: every call is forwarded to it.

@@ -9,7 +9,7 @@
 //! order (read-only, unaligned, out of bounds); a refused request changes no byte, and the
 //! backing never grows. The backing's bytes, read around the device, are the oracle.
 
-use blockpart_core::BlockDevice;
+use blockpart_core::{BlockDevice, SectorSize};
 
 use crate::{DeviceError, DiskSpec, Info, MAX_TRANSFER_BYTES, caught, pattern};
 
@@ -19,6 +19,18 @@ use crate::{DeviceError, DiskSpec, Info, MAX_TRANSFER_BYTES, caught, pattern};
 pub trait DeviceBackend {
     /// A device of `spec` holding `contents` (exactly `spec.len()` bytes).
     fn device(&self, spec: &DiskSpec, contents: &[u8]) -> TestDevice;
+
+    /// Makes (and drops) an empty device of `bytes` bytes per sector, which need not be a
+    /// sector size: `Err` with the refusal. Devices in Rust take a [`SectorSize`], which
+    /// refuses a bad one, as this default does; a host whose devices take a number overrides
+    /// it.
+    fn empty_device_with_sector_size(&self, bytes: u64) -> Result<(), String> {
+        u32::try_from(bytes)
+            .ok()
+            .and_then(SectorSize::new)
+            .map(drop)
+            .ok_or_else(|| format!("{bytes} is not a power of two of at least 512"))
+    }
 }
 
 impl<F: Fn(&DiskSpec, &[u8]) -> TestDevice> DeviceBackend for F {
@@ -67,6 +79,7 @@ device_cases![
     read_only_device_refuses_every_write_form_and_changes_nothing,
     an_empty_device_refuses_every_request_that_is_not_empty,
     the_backing_never_grows,
+    sector_sizes_outside_the_contract_are_refused,
 ];
 
 /// Runs `case` with `sector_size` against `backend`: `Err` with the failure if it panicked.
@@ -457,6 +470,32 @@ fn read_only_device_refuses_every_write_form_and_changes_nothing(
         ],
     );
     assert_eq!(f.send(Read(2, one)).unwrap(), f.original(2, 1));
+}
+
+/// A device's sector size is a power of two of at least 512 that fits the WIT's `u32`; any
+/// other is refused when the device is made, never taken and failed on later (a size of 2^32
+/// read back as 0).
+fn sector_sizes_outside_the_contract_are_refused(backend: &dyn DeviceBackend, sector_size: u32) {
+    for bytes in [
+        0,
+        1,
+        256,
+        511,
+        513,
+        1000,
+        3 << 10,
+        1 << 32,
+        (1 << 32) + 512,
+        1 << 53,
+        u64::MAX,
+    ] {
+        let made = backend.empty_device_with_sector_size(bytes);
+        assert!(made.is_err(), "made a device of {bytes}-byte sectors");
+    }
+    assert_eq!(
+        backend.empty_device_with_sector_size(sector_size.into()),
+        Ok(())
+    );
 }
 
 fn an_empty_device_refuses_every_request_that_is_not_empty(

@@ -74,6 +74,8 @@ table_cases![
     a_gpt_entry_past_the_last_usable_sector_is_a_bad_entry on intact_gpt,
     overlapping_mbr_entries_are_a_bad_entry on mbr_with_two_data_entries,
     overlapping_gpt_entries_are_a_bad_entry on gpt_with_two_entries,
+    an_mbr_entry_over_its_own_table_sector_is_a_bad_entry on mbr,
+    a_gpt_entry_is_bootable_by_attribute_bit_2_alone on intact_gpt,
     a_looping_chain_of_extended_boot_records_is_corrupt on mbr_with_logicals_or_a_loop,
     a_disk_without_the_boot_signature_has_no_table on readable,
     open_of_a_number_with_no_entry_is_no_entry on readable,
@@ -292,6 +294,15 @@ impl Gpt {
             let at = self.entry(copy, number);
             set_u64(&mut self.bytes, at + 32, first);
             set_u64(&mut self.bytes, at + 40, last);
+            self.reseal(copy);
+        }
+    }
+
+    /// Sets the attribute bits of entry `number` in both copies, and recomputes every CRC32.
+    fn set_attributes(&mut self, number: u32, attributes: u64) {
+        for copy in BOTH {
+            let at = self.entry(copy, number);
+            set_u64(&mut self.bytes, at + 48, attributes);
             self.reseal(copy);
         }
     }
@@ -608,6 +619,52 @@ fn overlapping_mbr_entries_are_a_bad_entry(backend: &dyn Backend, image: &Image)
             first.0, second.0
         ),
     );
+}
+
+/// A table's own sectors are no partition's: a primary made to start at sector 0 covers the MBR,
+/// a logical made to start at its own extended boot record covers that.
+fn an_mbr_entry_over_its_own_table_sector_is_a_bad_entry(backend: &dyn Backend, image: &Image) {
+    let entries = Mbr::new(image).data_entries();
+    let primary = entries.iter().find(|(number, _)| *number <= 4);
+    let logical = entries.iter().find(|(number, _)| *number >= 5);
+    for (number, slot) in primary.into_iter().chain(logical) {
+        let mut mbr = Mbr::new(image);
+        let (start, sectors) = (mbr.start(*slot), mbr.sectors(*slot));
+        // Its table's sector: the MBR (base 0), or its EBR (the base its start counts from).
+        let table = slot.base;
+        mbr.set(*slot, table, sectors + (start - table));
+        assert_bad_entry(
+            backend,
+            image,
+            &mbr.bytes,
+            &[*number],
+            &format!("partition {number} grown back over its table's sector {table}"),
+        );
+    }
+}
+
+/// The WIT's `bootable` of a GPT entry is attribute bit 2 (legacy BIOS bootable) alone: not
+/// bit 0 (required partition), not any other; `attributes` is every bit as the disk has it.
+fn a_gpt_entry_is_bootable_by_attribute_bit_2_alone(backend: &dyn Backend, image: &Image) {
+    let first = image.expected().entries[0].number;
+    for (attributes, bootable) in [
+        (1 << 0, false),
+        (1 << 1, false),
+        (1 << 2, true),
+        (1 << 63 | 1 << 48, false),
+        (u64::MAX & !(1 << 2), false),
+    ] {
+        let mut gpt = Gpt::new(image);
+        gpt.set_attributes(first, attributes);
+        let table = read(backend, image, &gpt.bytes)
+            .unwrap_or_else(|error| panic!("attributes {attributes:#x}: refused: {error:?}"));
+        let entry = table.entries.iter().find(|e| e.number == first).unwrap();
+        assert_eq!(
+            (entry.attributes, entry.bootable),
+            (attributes, bootable),
+            "partition {first} with attributes {attributes:#x}"
+        );
+    }
 }
 
 fn overlapping_gpt_entries_are_a_bad_entry(backend: &dyn Backend, image: &Image) {

@@ -652,7 +652,7 @@ fn a_gpt_entry_is_bootable_by_attribute_bit_2_alone(backend: &dyn Backend, image
         (1 << 1, false),
         (1 << 2, true),
         (1 << 63 | 1 << 48, false),
-        (u64::MAX & !(1 << 2), false),
+        (!(1 << 2), false),
     ] {
         let mut gpt = Gpt::new(image);
         gpt.set_attributes(first, attributes);

@@ -27,10 +27,27 @@ Buffer = bytes | bytearray | memoryview
 
 
 def _sector_size(value: int) -> int:
-    """`value`, if it is a sector size: a power of two, at least 512."""
-    if operator.index(value) < 512 or value & (value - 1):
-        raise ValueError(f"sector size {value} is not a power of two of at least 512")
+    """`value`, if it is a sector size, as the Rust core's `SectorSize`: a power of two, at least
+    512, and a WIT u32 (which would wrap 2**32 to 0)."""
+    if not 512 <= operator.index(value) <= 2**31 or value & (value - 1):
+        raise ValueError(
+            f"sector size {value} is not a power of two from 512 to 2**31 (a u32 holds up to that)"
+        )
     return value
+
+
+def bytes_read(data: object) -> bytes | memoryview:
+    """What a device's read gave, as bytes: ``bytes`` as it is, another buffer as a view of its
+    bytes. Anything else is the device error ``io``, never bytes: ``bytes(n)`` of an ``int`` is
+    ``n`` zero bytes."""
+    if isinstance(data, bytes):
+        return data
+    try:
+        return memoryview(data).cast("B")  # type: ignore[arg-type]
+    except TypeError:
+        raise DeviceError(
+            "io", f"the device's read gave {type(data).__name__}, not bytes"
+        ) from None
 
 
 @dataclass
@@ -167,7 +184,10 @@ class BlockDevice:
 
     def _read_into(self, offset: int, buffer: memoryview) -> None:
         # By default through `_read`: one copy more than a device that fills `buffer` itself.
-        buffer[:] = self._read(offset, len(buffer))
+        data = bytes_read(self._read(offset, len(buffer)))
+        if len(data) != len(buffer):
+            raise DeviceError("io", f"asked for {len(buffer)} bytes, the device read {len(data)}")
+        buffer[:] = data
 
     def _write(self, offset: int, data: memoryview) -> None:
         raise NotImplementedError

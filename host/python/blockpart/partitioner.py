@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from wasmtime import Config, Engine, Store
+from wasmtime import Config, Engine, Store, WasmtimeError
 from wasmtime.component import (
     Component,
     Linker,
@@ -34,7 +34,8 @@ from wasmtime.component import (
 
 from . import _byte_lists, _wit
 from ._calls import TypedFunc
-from .devices import BlockDevice, Buffer
+from ._gate import Gate, Unusable
+from .devices import BlockDevice, Buffer, bytes_read
 from .values import DeviceError, Info, PartitionError, Table
 
 #: The component, put in the package by the build (``blockpart component -o ...``).
@@ -62,6 +63,20 @@ MEMORY_LIMIT = 256 << 20
 TIME_LIMIT = 10.0
 TABLE_ELEMENTS = 10_000
 
+#: The largest ``memory_limit``: what wasmtime's C API takes (an int64; larger values wrapped,
+#: 2**70 to 0).
+MEMORY_LIMIT_MAX = 2**63 - 1
+
+#: The longest ``time_limit``, in seconds: a year (``None`` is no limit). The deadline is a
+#: number of ticks, which a larger value made wrap (1e300 and 2**70 trapped at once).
+TIME_LIMIT_MAX = 365 * 24 * 3600
+
+#: How many partitions and devices one instance holds at most. Each is a handle in the store,
+#: and wasmtime allows a store 100 000 live handles (wasmtime-py cannot raise that): past it, the
+#: guest traps and the instance is lost, its partitions with it. The 1 000 left over are for the
+#: handles a call lends the guest while it runs.
+PARTITION_LIMIT = 99_000
+
 #: How often the engine's epoch advances, in seconds: the time limit's granularity.
 _TICK = 0.01
 
@@ -69,7 +84,7 @@ _TICK = 0.01
 #: package's own conversion of it (see `_Clock.lowered`): twice the largest ratio measured.
 _LOWERING = 4.0
 
-#: A deadline no call reaches (``time_limit=None``), in ticks: about 30 years.
+#: A deadline no call reaches (``time_limit=None``), in ticks: about 22 years.
 _NO_DEADLINE = 2**36
 
 
@@ -94,7 +109,48 @@ def _compiled(path: str) -> tuple[Engine, Component]:
     threading.Thread(
         target=_tick, args=(weakref.ref(engine),), name="blockpart-epoch", daemon=True
     ).start()
-    return engine, Component.from_file(engine, path)
+    try:
+        return engine, Component.from_file(engine, path)
+    except WasmtimeError as error:
+        why = _why_not(path, error)
+        raise ValueError(f"{path} is not a WebAssembly component: {why}") from None
+
+
+def _why_not(path: str, error: WasmtimeError) -> str:
+    """Why wasmtime could not load ``path``, in one line. Its message runs to many (a file that
+    is no wasm binary is parsed as WebAssembly text, and the error shows its first line)."""
+    lines = [line.strip() for line in str(error).splitlines()]
+    with open(path, "rb") as file:
+        if file.read(4) != b"\0asm":
+            return f"neither a binary (which starts with \\0asm) nor text ({lines[0]})"
+    # A binary: the error and its causes ("Caused by:", then one numbered line each).
+    causes = [line.split(": ", 1)[-1] if line[:1].isdigit() else line for line in lines]
+    return ": ".join(line for line in causes if line and line != "Caused by:")
+
+
+def _memory_limit(value: int | None) -> int | None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MEMORY_LIMIT_MAX
+    ):
+        raise ValueError(
+            f"memory_limit must be a number of bytes from 0 to 2**63 - 1, or None for no limit, "
+            f"not {value!r}"
+        )
+    return value
+
+
+def _time_limit(value: float | None) -> float | None:
+    # `not 0 < value`, not `value <= 0`: NaN compares false both ways.
+    if value is not None and (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value <= TIME_LIMIT_MAX
+    ):
+        raise ValueError(
+            f"time_limit must be a number of seconds above 0 and at most {TIME_LIMIT_MAX} "
+            f"(a year), or None for no limit, not {value!r}"
+        )
+    return None if value is None else float(value)
 
 
 class _Clock:
@@ -117,7 +173,10 @@ class _Clock:
         if self.limit is None:
             return _NO_DEADLINE
         left = self.limit - (time.monotonic() - self.start - self.host)
-        return max(0, math.ceil(left / _TICK))
+        # A deadline N ticks away comes after N - 1 to N ticks, so one tick more, as the Rust
+        # host grants: a guest always has its limit (and at most two ticks more), and a limit
+        # under a tick does not stop a call at once.
+        return math.ceil(left / _TICK) + 1 if left > 0 else 0
 
     def arm(self, store: Any, argument_bytes: int = 0) -> None:
         """Starts a call's budget (before each call into the guest), whose ``list<u8>``
@@ -175,30 +234,54 @@ def _u32(name: str, value: int) -> int:
 # instance's table of devices only, never over the `Partitioner`: wasmtime-py keeps them for as
 # long as the store lives, and a reference back to it would keep the store alive for ever.
 
-#: Each method of `device`: its WIT name, and how its Python result becomes the WIT's.
-_DEVICE_METHODS: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "info": ("info", _wit.info_to_wit),
-    "read": ("read", bytes),
-    "write": ("write", lambda result: None),
-    "flush": ("flush", lambda result: None),
-    "discard": ("discard", lambda result: None),
-    "write-zeroes": ("write_zeroes", lambda result: None),
-    "disconnect": ("disconnect", lambda result: None),
+#: Each method of `device`: its WIT name, how its Python result becomes the WIT's, and whether
+#: the WIT gives it an error to return (`info` and `disconnect` have none).
+_DEVICE_METHODS: dict[str, tuple[str, Callable[[Any], Any], bool]] = {
+    "info": ("info", _wit.info_to_wit, False),
+    "read": ("read", bytes_read, True),
+    "write": ("write", lambda result: None, True),
+    "flush": ("flush", lambda result: None, True),
+    "discard": ("discard", lambda result: None, True),
+    "write-zeroes": ("write_zeroes", lambda result: None, True),
+    "disconnect": ("disconnect", lambda result: None, False),
 }
 
 
 def _device_method(
-    devices: dict[int, BlockDevice], clock: _Clock, method: str, to_wit: Callable[[Any], Any]
+    devices: dict[int, BlockDevice],
+    clock: _Clock,
+    gate: Gate,
+    method: str,
+    to_wit: Callable[[Any], Any],
+    fallible: bool,
 ) -> Callable[..., Any]:
+    def interrupted(name: str) -> Any:
+        # The guest's request fails, as cleanly as its WIT type allows.
+        if fallible:
+            return _wit.device_error_to_wit(DeviceError("io", f"interrupted by {name}"))
+        raise WasmtimeError(f"the device's {method} was interrupted by {name}")
+
     def call(store: Any, this: ResourceAny, *args: Any) -> Any:
-        device = devices[this.to_host(store).rep]
         start = time.monotonic()
         try:
+            device = devices[this.to_host(store).rep]
+            if gate.holding:
+                # The call is being interrupted: no more device requests in it.
+                return interrupted("an earlier request")
             return to_wit(getattr(device, method)(*args))
         except DeviceError as error:
-            # The `result`'s error. Any other exception traps the guest, and the call that
-            # entered it raises that exception: a bug in the device, not a refusal.
+            if not fallible:
+                raise
+            # The `result`'s error.
             return _wit.device_error_to_wit(error)
+        except Exception:
+            # Any other `Exception` traps the guest, and the call that entered it raises that
+            # exception: a bug in the device, not a refusal.
+            raise
+        except BaseException as error:
+            # Never out of the callback (see `_gate`): held, raised once the call is back.
+            gate.hold(error)
+            return interrupted(type(error).__name__)
         finally:
             # The device's time is the host's, not the guest's.
             clock.exclude(store, time.monotonic() - start)
@@ -206,9 +289,14 @@ def _device_method(
     return call
 
 
-def _drop_device(devices: dict[int, BlockDevice]) -> Callable[[Any, int], None]:
+def _drop_device(devices: dict[int, BlockDevice], gate: Gate) -> Callable[[Any, int], None]:
     def drop(store: Any, rep: int) -> None:
-        devices.pop(rep).stats.drops += 1
+        try:
+            devices.pop(rep).stats.drops += 1
+        except Exception:
+            raise
+        except BaseException as error:
+            gate.hold(error)
 
     return drop
 
@@ -238,22 +326,46 @@ _EXPORTS = {
 }
 
 
+#: The exports that give partitions: each adds handles to the store.
+_GIVE_PARTITIONS = frozenset(("whole", "connect", "subpartition", "slice", "table-open"))
+
+
 class Partitioner:
     """One instance of the partitioner component, with its own memory and handles.
 
     ``whole`` and ``connect`` hand it a device and give partitions of it; ``read_table`` and
     ``open`` read the MBR or GPT at the start of a partition. A refusal raises
     :class:`~blockpart.PartitionError` (:class:`~blockpart.TableError` for a table). Any other
-    exception from a call (a trap, or an exception a device raised that is no
-    :class:`~blockpart.DeviceError`) leaves the instance unusable: make a new one.
+    exception from a call into the guest (a trap, or an exception a device raised that is no
+    :class:`~blockpart.DeviceError`) is raised as itself and leaves the instance unusable:
+    every later call raises ``RuntimeError`` saying so (``drop`` does nothing); make a new one.
+
+    A ``KeyboardInterrupt``, ``SystemExit`` or other ``BaseException`` that is no
+    ``Exception``, raised by a device while the guest called it, is raised as itself once the
+    call is back: the guest's request fails as an ``io`` device error, and the instance goes on
+    (for ``info`` and ``disconnect``, whose WIT has no error, the guest traps and the instance
+    is unusable). A Ctrl-C on the main thread while the guest runs is handled once the call
+    returns.
+
+    Threads may share a ``Partitioner``: a lock admits one call into the instance at a time,
+    and the others wait for it (mapped reads and writes hold it only for ``map``, and move
+    their bytes in parallel). A device called by the guest must not call back into the
+    ``Partitioner`` calling it: that raises ``RuntimeError`` (where it would wait for itself).
+
+    It holds at most ``PARTITION_LIMIT`` (99 000) partitions and devices at once: partitions
+    not dropped (disconnected ones too), and devices the guest holds (one per ``whole`` or
+    ``connect``, until no partition of it is connected). A call that would give more raises
+    ``RuntimeError`` before reaching the guest; drop partitions to make room.
 
     ``component`` is the partitioner's file, by default the one in the package.
 
     The instance is bounded as the Rust host bounds one: ``memory_limit`` bytes of linear memory
-    (256 MiB; tables 10 000 elements) and ``time_limit`` seconds of the guest's own execution
-    per call (10 s; the time its device requests take is not counted), ``None`` for no limit.
-    A guest past a limit traps: the call raises :class:`wasmtime.WasmtimeError` (``wasm trap:
-    interrupt`` for the time limit), as any trap does, and the instance is done.
+    (256 MiB; at most 2**63 - 1; tables 10 000 elements) and ``time_limit`` seconds of the
+    guest's own execution per call (10 s; above 0, at most ``TIME_LIMIT_MAX``, a year; counted
+    in ticks of 10 ms, with one more; the time its device requests take is not counted),
+    ``None`` for no limit; a limit outside that raises ``ValueError``. A guest past a limit
+    traps: the call raises :class:`wasmtime.WasmtimeError` (``wasm trap: interrupt`` for the
+    time limit), as any trap does, and the instance is done.
     """
 
     def __init__(
@@ -263,16 +375,8 @@ class Partitioner:
         memory_limit: int | None = MEMORY_LIMIT,
         time_limit: float | None = TIME_LIMIT,
     ) -> None:
-        if memory_limit is not None and (
-            not isinstance(memory_limit, int) or isinstance(memory_limit, bool) or memory_limit < 0
-        ):
-            raise ValueError(f"memory_limit must be a number of bytes or None, not {memory_limit!r}")
-        if time_limit is not None and (
-            isinstance(time_limit, bool)
-            or not isinstance(time_limit, (int, float))
-            or not time_limit >= 0
-        ):
-            raise ValueError(f"time_limit must be a number of seconds or None, not {time_limit!r}")
+        memory_limit = _memory_limit(memory_limit)
+        time_limit = _time_limit(time_limit)
         path = Path(component) if component is not None else COMPONENT
         if not path.is_file():
             raise FileNotFoundError(
@@ -286,20 +390,27 @@ class Partitioner:
             memory_size=-1 if memory_limit is None else memory_limit,
             table_elements=TABLE_ELEMENTS,
         )
-        self._clock = _Clock(None if time_limit is None else float(time_limit))
+        self._clock = _Clock(time_limit)
+        self._gate = Gate()
         # The devices handed over and not yet dropped by the guest, by the `rep` they have
         # there. Reps are never reused: a stale one finds nothing.
         self._devices: dict[int, BlockDevice] = {}
         self._reps = itertools.count(1)
+        # Partitions given and not dropped: each holds a handle in the store (one never
+        # dropped, for as long as the store lives). Counted inside the gate.
+        self._partitions = 0
         linker = Linker(engine)
         with linker.root() as root:
             with root.add_instance(_interface("block-device")) as block_device:
                 block_device.add_resource(
-                    "device", ResourceType.host(_DEVICE), _drop_device(self._devices)
+                    "device", ResourceType.host(_DEVICE), _drop_device(self._devices, self._gate)
                 )
-                for name, (method, to_wit) in _DEVICE_METHODS.items():
+                for name, (method, to_wit, fallible) in _DEVICE_METHODS.items():
                     block_device.add_func(
-                        f"[method]device.{name}", _device_method(self._devices, self._clock, method, to_wit)
+                        f"[method]device.{name}",
+                        _device_method(
+                            self._devices, self._clock, self._gate, method, to_wit, fallible
+                        ),
                     )
         self._clock.arm(self._store)
         instance = linker.instantiate(self._store, component_)
@@ -316,12 +427,53 @@ class Partitioner:
         self._funcs = {name: export(*where) for name, where in _EXPORTS.items()}
 
     def _invoke(self, name: str, *args: Any) -> Any:
-        """Calls the export ``name`` and returns its result, as wasmtime-py gives it."""
-        # wasmtime-py 50 runs the post-return itself; 39 needed `post_return` after each call.
-        lists = sum(len(arg) for arg in args if isinstance(arg, (bytes, bytearray)))
-        self._clock.arm(self._store, lists)
-        with _byte_lists.lowering(self._clock.lowered):
-            return self._funcs[name](self._store, *args)
+        """Calls the export ``name`` and returns its result, as wasmtime-py gives it but with a
+        :class:`Partition` for each partition it gives. In ``args``, a ``Partition`` stands for
+        its handle and a ``BlockDevice`` is handed over, both inside the gate: a partition
+        another thread drops is never used after, and a call refused for want of room hands
+        over nothing."""
+        with self._gate:
+            if name in _GIVE_PARTITIONS:
+                self._make_room()
+            # The `rep` of the device that the partitions given are of: the one handed over,
+            # or the partition's the call splits or reads.
+            device = 0
+            values = []
+            for arg in args:
+                if isinstance(arg, Partition):
+                    device, arg = arg._device, arg._live()
+                elif isinstance(arg, BlockDevice):
+                    device, arg = self._hand_over(arg)
+                values.append(arg)
+            lists = sum(len(value) for value in values if isinstance(value, (bytes, bytearray)))
+
+            def call() -> Any:
+                # wasmtime-py 50 runs the post-return itself; 39 needed `post_return` after
+                # each call.
+                self._clock.arm(self._store, lists)
+                with _byte_lists.lowering(self._clock.lowered):
+                    return self._funcs[name](self._store, *values)
+
+            return self._given(self._gate.enter(call), device)
+
+    def _given(self, result: Any, device: int) -> Any:
+        """``result``, with each partition handle in it (alone, or in a tuple) as a
+        :class:`Partition` of ``device``, counted."""
+        if isinstance(result, ResourceAny):
+            self._partitions += 1
+            return Partition(self, result, device)
+        if isinstance(result, tuple):
+            return tuple(self._given(item, device) for item in result)
+        return result
+
+    def _make_room(self) -> None:
+        """Refuses a call that gives partitions once ``PARTITION_LIMIT`` handles are held."""
+        if self._partitions + len(self._devices) >= PARTITION_LIMIT:
+            raise RuntimeError(
+                f"this Partitioner is at its limit of {PARTITION_LIMIT} partitions and devices "
+                f"held at once ({self._partitions} partitions not dropped, {len(self._devices)} "
+                "held by the guest): drop partitions to make room"
+            )
 
     def _call(self, name: str, *args: Any) -> Any:
         """Calls the export ``name``; a ``Variant`` result is the error (see ``_wit``)."""
@@ -332,33 +484,54 @@ class Partitioner:
 
     def _hand_over(self, device: BlockDevice) -> tuple[int, ResourceHost]:
         """The device's `rep`, the host's name for it, and the handle the guest gets."""
-        if not isinstance(device, BlockDevice):
-            raise TypeError(f"a device must be a BlockDevice, not {type(device).__name__}")
         rep = next(self._reps)
         self._devices[rep] = device
         return rep, ResourceHost.own(rep, _DEVICE)
 
-    def _handle(self, partition: Partition) -> ResourceAny:
+    def _drop(self, partition: Partition) -> None:
+        """``partition.drop()``: its handle, once; nothing on an unusable instance, whose
+        handles go with it."""
+        try:
+            with self._gate:
+                handle, partition._handle = partition._handle, None
+                if handle is None:
+                    return
+                self._partitions -= 1
+
+                def call() -> None:
+                    # The guest's destructor runs: a call like any other, with its own budget.
+                    self._clock.arm(self._store)
+                    handle.drop(self._store)
+
+                self._gate.enter(call)
+        except Unusable:
+            partition._handle = None
+
+    @staticmethod
+    def _device_arg(device: BlockDevice) -> BlockDevice:
+        if not isinstance(device, BlockDevice):
+            raise TypeError(f"a device must be a BlockDevice, not {type(device).__name__}")
+        return device
+
+    def _mine(self, partition: Partition) -> Partition:
         if not isinstance(partition, Partition) or partition._partitioner is not self:
             raise ValueError("the partition is not one of this partitioner's")
-        return partition._live()
+        return partition
 
     def whole(self, device: BlockDevice) -> Partition:
         """The whole device as one partition; split it with ``subpartition`` or ``slice``."""
-        rep, handle = self._hand_over(device)
-        return Partition(self, self._call("whole", handle), rep)
+        return self._call("whole", self._device_arg(device))  # type: ignore[no-any-return]
 
     def connect(self, first_sectors: int, device: BlockDevice) -> tuple[Partition, Partition]:
         """Splits ``device`` at ``first_sectors``: ``[0, first)`` and ``[first, size)``. On
         error the guest drops the device (``whole`` and ``subpartition`` keep it)."""
         first_sectors = _u64("first_sectors", first_sectors)
-        rep, handle = self._hand_over(device)
-        head, tail = self._call("connect", first_sectors, handle)
-        return Partition(self, head, rep), Partition(self, tail, rep)
+        head, tail = self._call("connect", first_sectors, self._device_arg(device))
+        return head, tail
 
     def read_table(self, disk: Partition) -> Table:
         """The MBR or GPT at the start of ``disk``, a whole device or any partition of one."""
-        result = self._invoke("table-read", self._handle(disk))
+        result = self._invoke("table-read", self._mine(disk))
         # `result<table, table-error>` comes tagged: a `table` and a `bad-entry` are both
         # records.
         if isinstance(result, Variant) and result.tag in ("ok", "err"):
@@ -370,10 +543,10 @@ class Partitioner:
     def open(self, disk: Partition, number: int) -> Partition:
         """Entry ``number`` of ``disk``'s table, as a partition of ``disk``."""
         number = _u32("number", number)
-        result = self._invoke("table-open", self._handle(disk), number)
-        if not isinstance(result, ResourceAny):
+        result = self._invoke("table-open", self._mine(disk), number)
+        if not isinstance(result, Partition):
             raise _wit.table_error_from_wit(result)
-        return Partition(self, result, disk._device)
+        return result
 
 
 class Partition:
@@ -414,20 +587,18 @@ class Partition:
         return self._handle
 
     def _call(self, name: str, *args: Any) -> Any:
-        return self._partitioner._call(name, self._live(), *args)
-
-    def _child(self, handle: ResourceAny) -> Partition:
-        return Partition(self._partitioner, handle, self._device)
+        return self._partitioner._call(name, self, *args)
 
     def subpartition(self, first_sectors: int) -> tuple[Partition, Partition]:
         """Splits this partition at ``first_sectors``: ``[0, first)`` and ``[first, size)``."""
         head, tail = self._call("subpartition", _u64("first_sectors", first_sectors))
-        return self._child(head), self._child(tail)
+        return head, tail
 
     def slice(self, sector_start: int, sectors: int) -> Partition:
         """The ``sectors`` sectors from ``sector_start``, as partition tables give them."""
-        handle = self._call("slice", _u64("sector_start", sector_start), _u64("sectors", sectors))
-        return self._child(handle)
+        return self._call(  # type: ignore[no-any-return]
+            "slice", _u64("sector_start", sector_start), _u64("sectors", sectors)
+        )
 
     def get_offset(self) -> int:
         """This partition's first sector on the device, through any nesting."""
@@ -471,7 +642,7 @@ class Partition:
         at = self.map("read", sector_start, length)
         if length == 0:
             return b""
-        data = self._on_device("read", lambda device: device.read(at, length))
+        data = self._on_device("read", lambda device: bytes_read(device.read(at, length)))
         if len(data) != length:
             # What the guest says of a device's short read on the list path.
             raise PartitionError(
@@ -532,12 +703,9 @@ class Partition:
         self._call("disconnect")
 
     def drop(self) -> None:
-        """Drops the partition's handle; dropping twice does nothing."""
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            # The guest's destructor runs: a call like any other, with its own time budget.
-            self._partitioner._clock.arm(self._partitioner._store)
-            handle.drop(self._partitioner._store)
+        """Drops the partition's handle; dropping twice does nothing, and so does dropping a
+        partition of an unusable :class:`Partitioner` (its handles go with it)."""
+        self._partitioner._drop(self)
 
     def __enter__(self) -> Partition:
         return self

@@ -7,6 +7,7 @@ hold, and exceptions that are no WIT error.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from blockpart import (
     Access,
     BadEntry,
+    BlockDevice,
     DeviceError,
     FileDevice,
     Info,
@@ -136,6 +138,46 @@ def test_a_device_that_breaks_its_contract_is_an_invalid_device(
         )
 
 
+class NoBytesDevice(BlockDevice):
+    """Its `_read` gives an int: `bytes()` of it would be that many zero bytes."""
+
+    def _read(self, offset: int, length: int) -> bytes:
+        return length  # type: ignore[return-value]
+
+
+def test_a_read_that_gives_no_bytes_is_a_device_error(partitioner: Partitioner) -> None:
+    whole = partitioner.whole(NoBytesDevice(sector_size=512, size_sectors=8))
+    # Through the guest, mapped, and mapped into a buffer (`BlockDevice`'s own `_read_into`).
+    for read in (whole.read_list, whole.read, lambda at, n: whole.readinto(at, bytearray(n))):
+        error = refusal(lambda: read(0, 512))
+        assert (error.kind, error.value.kind) == ("device", "io")
+        assert error.value.value == "the device's read gave int, not bytes"
+    # A device whose own `read` gives no bytes.
+    device = MemoryDevice(bytearray(512))
+    device.read = lambda sector_start, length: "text"  # type: ignore[method-assign,assignment]
+    error = refusal(lambda: partitioner.whole(device).read_list(0, 512))
+    assert error.value.value == "the device's read gave str, not bytes"
+
+
+@pytest.mark.parametrize("sector_size", [0, 256, 511, 513, 1000, 3 * 512, 2**32, 2**33, -512])
+def test_a_device_refuses_a_sector_size_the_core_refuses(
+    sector_size: int, tmp_path: Path
+) -> None:
+    # A power of two from 512, that a WIT u32 holds: wasmtime-py stored 2**32 as 0, and the
+    # guest refused "sector size 0".
+    path = tmp_path / "disk.img"
+    path.write_bytes(bytes(4096))
+    message = re.escape(f"sector size {sector_size} is not a power of two from 512 to 2**31")
+    for make in (
+        lambda: BlockDevice(sector_size=sector_size, size_sectors=0),
+        lambda: MemoryDevice(bytearray(), sector_size=sector_size),
+        lambda: FileDevice(path, sector_size=sector_size),
+    ):
+        with pytest.raises(ValueError, match=message):
+            make()
+    assert BlockDevice(sector_size=2**31, size_sectors=0).info() == Info(True, 2**31, 0)
+
+
 def mbr(*entries: tuple[int, int, int]) -> bytes:
     """Sector 0 with primary entries of (type, start, sectors), in slots from 1."""
     sector = bytearray(512)
@@ -223,7 +265,8 @@ def test_an_exception_that_is_no_device_error_is_raised_as_itself(
     assert whole.info() == Info(True, 512, 64)
     with pytest.raises(ZeroDivisionError, match="a bug in the device"):
         whole.read_list(0, 512)
-    # The guest trapped: this instance is done, a new one is not.
-    with pytest.raises(Exception, match="cannot enter component instance"):
+    # The guest trapped: this instance is done, and says why; a new one is not.
+    with pytest.raises(RuntimeError, match="unusable: a call failed with ZeroDivisionError"):
         whole.info()
+    whole.drop()  # does nothing: the handle goes with the instance
     assert Partitioner().whole(MemoryDevice(memory_disk)).info() == Info(True, 512, 64)

@@ -122,3 +122,24 @@ def test_a_partitioner_is_freed_once_nothing_refers_to_it(memory_disk: bytearray
 def test_a_missing_component_says_how_to_make_it(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="cargo run --release -- component -o"):
         Partitioner(tmp_path / "partitioner.wasm")
+
+
+@pytest.mark.parametrize(
+    ("contents", "why"),
+    [
+        (b"root:x:0:0:root:/root:/bin/bash\n", "neither a binary (which starts with \\0asm) nor"),
+        # A core module: wasmtime's error and its cause, on one line.
+        (b"\0asm\x01\0\0\0", "failed to parse WebAssembly module: attempted to parse a wasm"),
+    ],
+)
+def test_a_file_that_is_no_component_is_refused_in_one_line(
+    tmp_path: Path, contents: bytes, why: str
+) -> None:
+    path = tmp_path / "not.wasm"
+    path.write_bytes(contents)
+    with pytest.raises(ValueError) as caught:
+        Partitioner(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path.resolve()} is not a WebAssembly component: {why}")
+    assert "\n" not in message
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__

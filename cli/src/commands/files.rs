@@ -90,21 +90,23 @@ pub fn ls(disk: &DiskArgs, path: &OsStr, long: bool, limits: Limits) -> Result<(
     } = open(disk, limits)?;
     let path = path.as_bytes();
     let shown = || printable_bytes(path);
-    let mut entries = match instance.list_dir(fs, path) {
-        Ok(entries) => entries,
+    // Names in a directory, each shown as a name; a file lists itself, shown as its path.
+    let (mut entries, show): (_, fn(&[u8]) -> String) = match instance.list_dir(fs, path) {
+        Ok(entries) => (entries, printable_name),
         Err(ReaderError::Fs(FsError::NotADirectory)) => {
             let metadata = instance.metadata(fs, path).with_context(shown)?;
-            vec![blockpart_host::DirEntry {
+            let itself = blockpart_host::DirEntry {
                 name: path.to_vec(),
                 metadata,
-            }]
+            };
+            (vec![itself], printable_bytes)
         }
         Err(error) => return Err(anyhow::Error::new(error).context(shown())),
     };
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     let mut out = io::stdout().lock();
     for entry in &entries {
-        let name = printable_bytes(&entry.name);
+        let name = show(&entry.name);
         let line = if long {
             let md = entry.metadata;
             let kind = match md.kind {
@@ -187,6 +189,16 @@ fn printable_bytes(bytes: &[u8]) -> String {
     out
 }
 
+/// A name from a directory, as [`printable_bytes`] shows it, with a `/` in it (which no name
+/// reached through a path holds, but a damaged or hostile filesystem's may) shown as `\x2f`,
+/// so that it cannot pass for a path.
+fn printable_name(name: &[u8]) -> String {
+    name.split(|byte| *byte == b'/')
+        .map(printable_bytes)
+        .collect::<Vec<_>>()
+        .join("\\x2f")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,5 +208,12 @@ mod tests {
         assert_eq!(printable_bytes(b"plain caf\xc3\xa9"), "plain café");
         assert_eq!(printable_bytes(b"a\x1b[2Jb\nc"), "a\\u{1b}[2Jb\\nc");
         assert_eq!(printable_bytes(b"bad\xff\xfe"), "bad\\xff\\xfe");
+    }
+
+    #[test]
+    fn a_name_holding_a_slash_cannot_pass_for_a_path() {
+        assert_eq!(printable_name(b"/etc/passwd"), "\\x2fetc\\x2fpasswd");
+        assert_eq!(printable_name(b"a\nb/\xff"), "a\\nb\\x2f\\xff");
+        assert_eq!(printable_bytes(b"/etc/passwd"), "/etc/passwd");
     }
 }

@@ -301,3 +301,40 @@ fn fuzz_regressions_give_answers_or_errors() {
         eprintln!("{}: {:?}", path.display(), result.map(|tree| tree.len()));
     }
 }
+
+/// ext features the reader does not read are named as `mke2fs -O` and `tune2fs -l` name
+/// them, not as ext4-view prints its bit flags (`IncompatibleFeatures(0x20000)`).
+#[test]
+fn an_ext_feature_the_reader_lacks_is_named() {
+    let Some(mke2fs) = support::installed("mke2fs") else {
+        return;
+    };
+    for (features, named) in [
+        ("casefold", "does not read: casefold"),
+        (
+            "inline_data,casefold",
+            "does not read: inline_data, casefold",
+        ),
+        ("^filetype", "without the filetype feature"),
+    ] {
+        let image = tempfile::NamedTempFile::new().unwrap();
+        image.as_file().set_len(8 << 20).unwrap();
+        let made = std::process::Command::new(&mke2fs)
+            .args(["-q", "-F", "-t", "ext4", "-O", features])
+            .arg(image.path())
+            .output()
+            .unwrap();
+        assert!(
+            made.status.success(),
+            "{features}: {}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let Err(error) = Filesystem::open(std::fs::read(image.path()).unwrap()) else {
+            panic!("{features}: opened");
+        };
+        assert!(
+            matches!(&error, Error::Unsupported(why) if why.contains(named)),
+            "{features}: {error}"
+        );
+    }
+}

@@ -99,8 +99,9 @@ enum Command {
     /// Lists a directory of the filesystem on a disk or one of its partitions: ext2, ext3,
     /// ext4, FAT12, FAT16 or FAT32, detected, read inside the sandbox.
     ///
-    /// Names one a line, sorted, with control characters escaped. Without -p, the whole disk
-    /// must hold the filesystem (a disk with a partition table is refused with a hint).
+    /// Names one a line, sorted, with control characters (and a `/` in a name) escaped.
+    /// Without -p, the whole disk must hold the filesystem (a disk with a partition table is
+    /// refused with a hint).
     Ls {
         #[command(flatten)]
         disk: DiskArgs,

@@ -562,3 +562,30 @@ fn ls_and_get_read_whole_filesystems_through_4096_byte_sectors() {
         );
     }
 }
+
+/// Nothing stops a FAT long name (UTF-16 on the disk) from holding a `/`, which no name
+/// reached through a path holds: `ls` shows it escaped, so that it cannot pass for a path.
+#[test]
+fn a_name_holding_a_slash_is_listed_escaped() {
+    let kind = Kind::Fat(12);
+    if !tools_installed(kind) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    fs::create_dir(&tree).unwrap();
+    fs::write(tree.join("oneXtwo"), b"x").unwrap();
+    let image = dir.path().join("fs.img");
+    make_image(kind, &tree, &image);
+    // The long name's first five characters lie together in its one long-name entry.
+    let mut bytes = fs::read(&image).unwrap();
+    let utf16 = |s: &str| -> Vec<u8> { s.encode_utf16().flat_map(u16::to_le_bytes).collect() };
+    let (from, to) = (utf16("oneXt"), utf16("one/t"));
+    let at = bytes.windows(from.len()).position(|w| w == from).unwrap();
+    bytes[at..at + from.len()].copy_from_slice(&to);
+    fs::write(&image, bytes).unwrap();
+    let image = image.to_str().unwrap();
+    assert_eq!(succeeds(&blockpart(&["ls", image])), "one\\x2ftwo\n");
+    let long = succeeds(&blockpart(&["ls", image, "-l", "/"]));
+    assert!(long.ends_with(" one\\x2ftwo\n"), "{long}");
+}

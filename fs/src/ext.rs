@@ -21,6 +21,62 @@ const HAS_JOURNAL: u32 = 0x4;
 const EXT4_INCOMPAT: u32 = 0x40 | 0x80 | 0x200;
 const EXT4_RO_COMPAT: u32 = 0x8 | 0x10 | 0x20 | 0x40 | 0x400;
 
+/// `INCOMPAT_` features ext4-view 1.0 reads: `filetype` (which it needs), `needs_recovery`,
+/// `extent`, `64bit`, `flex_bg`, `metadata_csum_seed` and `encrypt` (an encrypted file is
+/// refused on its own). It refuses a filesystem with any other.
+const READ_INCOMPAT: u32 = 0x2 | 0x4 | 0x40 | 0x80 | 0x200 | 0x2000 | 0x1_0000;
+/// `INCOMPAT_FILETYPE`.
+const FILETYPE: u32 = 0x2;
+/// The `INCOMPAT_` features by the names `mke2fs -O` and `tune2fs -l` give them.
+const INCOMPAT_NAMES: [(u32, &str); 16] = [
+    (0x1, "compression"),
+    (0x2, "filetype"),
+    (0x4, "needs_recovery"),
+    (0x8, "journal_dev"),
+    (0x10, "meta_bg"),
+    (0x40, "extent"),
+    (0x80, "64bit"),
+    (0x100, "mmp"),
+    (0x200, "flex_bg"),
+    (0x400, "ea_inode"),
+    (0x1000, "dirdata"),
+    (0x2000, "metadata_csum_seed"),
+    (0x4000, "large_dir"),
+    (0x8000, "inline_data"),
+    (0x1_0000, "encrypt"),
+    (0x2_0000, "casefold"),
+];
+
+/// Why ext4-view refused the filesystem whose superblock is in `head` as incompatible, in
+/// the features' own names: its message prints them as bit flags
+/// (`IncompatibleFeatures(0x20000)`). `None` when the features are not the reason (the
+/// journal's can be), for ext4-view's message to say it.
+fn incompatible(head: &[u8]) -> Option<Error> {
+    let incompat = field(head, FEATURE_INCOMPAT)?;
+    let unread = incompat & !READ_INCOMPAT;
+    if unread != 0 {
+        let names: Vec<String> = (0..32)
+            .map(|bit| 1u32 << bit)
+            .filter(|flag| unread & flag != 0)
+            .map(
+                |flag| match INCOMPAT_NAMES.iter().find(|(f, _)| *f == flag) {
+                    Some((_, name)) => (*name).to_owned(),
+                    None => format!("{flag:#x}"),
+                },
+            )
+            .collect();
+        return Some(Error::Unsupported(format!(
+            "ext features this reader does not read: {}",
+            names.join(", ")
+        )));
+    }
+    (incompat & FILETYPE == 0).then(|| {
+        Error::Unsupported(
+            "an ext filesystem without the filetype feature, which this reader needs".into(),
+        )
+    })
+}
+
 fn field(head: &[u8], at: usize) -> Option<u32> {
     let at = SUPERBLOCK.checked_add(at)?;
     let bytes = head.get(at..at.checked_add(4)?)?;
@@ -118,7 +174,12 @@ impl Ext {
     /// Opens the ext filesystem whose superblock is in `head` (see [`detect`]).
     pub(crate) fn open(partition: impl ReadAt + 'static, head: &[u8]) -> Result<Self, Error> {
         let shared: Rc<RefCell<dyn ReadAt>> = Rc::new(RefCell::new(partition));
-        let fs = Ext4::load(Box::new(Reader(shared)))?;
+        let fs = Ext4::load(Box::new(Reader(shared))).map_err(|error| {
+            match (&error, incompatible(head)) {
+                (ext4_view::Ext4Error::Incompatible(_), Some(named)) => named,
+                _ => Error::from(error),
+            }
+        })?;
         // ext4-view checked `s_log_block_size` (1 KiB to 64 KiB) in loading.
         let log = field(head, LOG_BLOCK_SIZE).unwrap_or(0).min(6);
         Ok(Self {

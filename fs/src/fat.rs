@@ -93,34 +93,45 @@ fn metadata(entry: &Entry<'_>) -> Metadata {
     }
 }
 
-/// `entry`'s name as Linux and Windows show it. A name with no long-name entry is its short
-/// name, upper case on disk, with a flag each for a base and an extension to show in lower
-/// case (as mtools writes `données`); fatfs applies the flags to ASCII letters only, so the
-/// rest of a flagged part is lowered here.
+/// `entry`'s name as Linux and Windows show it: its long name as stored (`Makefile`,
+/// `MiXeD.TxT`), or, for an entry with none, its short name, upper case on disk, with a flag
+/// each for a base and an extension to show in lower case (as mtools writes `hello.txt` or
+/// `données`).
+///
+/// fatfs says which it has only through the text: without a long name, `file_name` is the
+/// short name with the ASCII letters of each flagged part lowered, and only those. A name
+/// that is exactly that is taken for the flags, and the rest of each flagged part is lowered
+/// here; any other is a long name. (A long name that is its short name with whole parts
+/// ASCII-lowered and other capitals kept, `donnÉes`, shows as `données`: a tool writes flags
+/// for it, not a long name.)
 fn name(entry: &Entry<'_>) -> String {
     let long = entry.file_name();
     let short = entry.short_file_name();
-    if long == short || !long.eq_ignore_ascii_case(&short) {
-        return long;
-    }
-    let split = |name: &str| -> (String, Option<String>) {
-        match name.rsplit_once('.') {
-            Some((base, ext)) => (base.to_owned(), Some(ext.to_owned())),
-            None => (name.to_owned(), None),
+    let (base, ext) = match short.rsplit_once('.') {
+        Some((base, ext)) => (base, Some(ext)),
+        None => (short.as_str(), None),
+    };
+    let shown = |lower: fn(&str) -> String, lower_base: bool, lower_ext: bool| {
+        let part = |part: &str, flagged: bool| {
+            if flagged {
+                lower(part)
+            } else {
+                part.to_owned()
+            }
+        };
+        match ext {
+            Some(ext) => format!("{}.{}", part(base, lower_base), part(ext, lower_ext)),
+            None => part(base, lower_base),
         }
     };
-    let ((long_base, long_ext), (short_base, short_ext)) = (split(&long), split(&short));
-    let lower = |long: String, short: &str| {
-        if long == short {
-            long
-        } else {
-            long.to_lowercase()
-        }
-    };
-    let base = lower(long_base, &short_base);
-    match (long_ext, short_ext) {
-        (Some(long), Some(short)) => format!("{base}.{}", lower(long, &short)),
-        _ => base,
+    let flags = [(false, false), (true, false), (false, true), (true, true)]
+        .into_iter()
+        .find(|&(lower_base, lower_ext)| {
+            shown(str::to_ascii_lowercase, lower_base, lower_ext) == long
+        });
+    match flags {
+        Some((lower_base, lower_ext)) => shown(str::to_lowercase, lower_base, lower_ext),
+        None => long,
     }
 }
 

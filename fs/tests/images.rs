@@ -48,12 +48,17 @@ impl Sectors for SectorDisk {
     }
 }
 
+/// Deepest directory [`walk`] lists: deeper than any tree the tests make (5 levels), and
+/// shallow enough that a damaged directory that holds itself (a `..` whose name lost a bit,
+/// still pointing at its parent) is not walked down to the longest path the reader takes.
+const MAX_DEPTH: usize = 16;
+
 /// Reads the whole tree the way a user of the crate would: listings, metadata, files in
-/// chunks (of odd sizes, to cross block boundaries), link targets.
+/// chunks (of odd sizes, to cross block boundaries), link targets; [`MAX_DEPTH`] levels deep.
 fn walk(fs: &mut Filesystem, modes: bool) -> Result<Tree, Error> {
     let mut out = Tree::new();
-    let mut stack = vec![b"".to_vec()];
-    while let Some(dir) = stack.pop() {
+    let mut stack = vec![(b"".to_vec(), 0)];
+    while let Some((dir, depth)) = stack.pop() {
         for entry in fs.list_dir(&dir)? {
             let mut path = dir.clone();
             path.push(b'/');
@@ -66,7 +71,9 @@ fn walk(fs: &mut Filesystem, modes: bool) -> Result<Tree, Error> {
             };
             let node = match entry.metadata.kind {
                 FileKind::Directory => {
-                    stack.push(path.clone());
+                    if depth < MAX_DEPTH {
+                        stack.push((path.clone(), depth + 1));
+                    }
                     Node::Dir { mode }
                 }
                 FileKind::Symlink => Node::Symlink(fs.read_link(&path)?),
@@ -292,5 +299,42 @@ fn fuzz_regressions_give_answers_or_errors() {
         let bytes = std::fs::read(&path).unwrap();
         let result = Filesystem::open(bytes).and_then(|mut fs| walk(&mut fs, false));
         eprintln!("{}: {:?}", path.display(), result.map(|tree| tree.len()));
+    }
+}
+
+/// ext features the reader does not read are named as `mke2fs -O` and `tune2fs -l` name
+/// them, not as ext4-view prints its bit flags (`IncompatibleFeatures(0x20000)`).
+#[test]
+fn an_ext_feature_the_reader_lacks_is_named() {
+    let Some(mke2fs) = support::installed("mke2fs") else {
+        return;
+    };
+    for (features, named) in [
+        ("casefold", "does not read: casefold"),
+        (
+            "inline_data,casefold",
+            "does not read: inline_data, casefold",
+        ),
+        ("^filetype", "without the filetype feature"),
+    ] {
+        let image = tempfile::NamedTempFile::new().unwrap();
+        image.as_file().set_len(8 << 20).unwrap();
+        let made = std::process::Command::new(&mke2fs)
+            .args(["-q", "-F", "-t", "ext4", "-O", features])
+            .arg(image.path())
+            .output()
+            .unwrap();
+        assert!(
+            made.status.success(),
+            "{features}: {}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let Err(error) = Filesystem::open(std::fs::read(image.path()).unwrap()) else {
+            panic!("{features}: opened");
+        };
+        assert!(
+            matches!(&error, Error::Unsupported(why) if why.contains(named)),
+            "{features}: {error}"
+        );
     }
 }

@@ -85,6 +85,9 @@ fn reader_runtime(limits: Limits) -> Result<ReaderRuntime> {
     Ok(runtime.with_limits(limits))
 }
 
+/// An entry `ls` prints, with its path (to read a link's target).
+type Listed = (blockpart_host::DirEntry, Vec<u8>);
+
 /// Prints the entries of directory `path` (or the one entry, for a file): names one a line,
 /// sorted; with `long`, type, permission bits (`-` where the filesystem has none), size and
 /// a link's target. A link to a directory lists the directory, as `ls` does; any other link
@@ -107,29 +110,33 @@ pub fn ls(disk: &DiskArgs, path: &OsStr, long: bool, limits: Limits) -> Result<(
         },
         FileKind::File | FileKind::Other => None,
     };
-    // Each entry with its path, for a link's target.
-    let mut entries: Vec<(blockpart_host::DirEntry, Vec<u8>)> = match listed {
-        Some(entries) => entries
-            .into_iter()
-            .map(|entry| {
-                let mut full = path.to_vec();
-                full.push(b'/');
-                full.extend_from_slice(&entry.name);
-                (entry, full)
-            })
-            .collect(),
+    // Each entry with its path, for a link's target. Names in a directory are shown as names;
+    // a file (or link) listed itself, as its path.
+    let (mut entries, show): (Vec<Listed>, fn(&[u8]) -> String) = match listed {
+        Some(entries) => {
+            let listed = entries
+                .into_iter()
+                .map(|entry| {
+                    let mut full = path.to_vec();
+                    full.push(b'/');
+                    full.extend_from_slice(&entry.name);
+                    (entry, full)
+                })
+                .collect();
+            (listed, printable_name)
+        }
         None => {
             let entry = blockpart_host::DirEntry {
                 name: path.to_vec(),
                 metadata,
             };
-            vec![(entry, path.to_vec())]
+            (vec![(entry, path.to_vec())], printable_bytes)
         }
     };
     entries.sort_by(|(a, _), (b, _)| a.name.cmp(&b.name));
     let mut out = io::stdout().lock();
     for (entry, full) in &entries {
-        let name = printable_bytes(&entry.name);
+        let name = show(&entry.name);
         let line = if long {
             let md = entry.metadata;
             let kind = match md.kind {
@@ -208,6 +215,16 @@ fn printable_bytes(bytes: &[u8]) -> String {
     out
 }
 
+/// A name from a directory, as [`printable_bytes`] shows it, with a `/` in it (which no name
+/// reached through a path holds, but a damaged or hostile filesystem's may) shown as `\x2f`,
+/// so that it cannot pass for a path.
+fn printable_name(name: &[u8]) -> String {
+    name.split(|byte| *byte == b'/')
+        .map(printable_bytes)
+        .collect::<Vec<_>>()
+        .join("\\x2f")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,5 +234,12 @@ mod tests {
         assert_eq!(printable_bytes(b"plain caf\xc3\xa9"), "plain café");
         assert_eq!(printable_bytes(b"a\x1b[2Jb\nc"), "a\\u{1b}[2Jb\\nc");
         assert_eq!(printable_bytes(b"bad\xff\xfe"), "bad\\xff\\xfe");
+    }
+
+    #[test]
+    fn a_name_holding_a_slash_cannot_pass_for_a_path() {
+        assert_eq!(printable_name(b"/etc/passwd"), "\\x2fetc\\x2fpasswd");
+        assert_eq!(printable_name(b"a\nb/\xff"), "a\\nb\\x2f\\xff");
+        assert_eq!(printable_bytes(b"/etc/passwd"), "/etc/passwd");
     }
 }

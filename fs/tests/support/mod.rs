@@ -107,9 +107,9 @@ impl Random {
     }
 }
 
-/// Makes the test tree in `dir`: nested directories, UTF-8 names, an empty file, sizes around
-/// 512, 1 KiB, 4 KiB and 64 KiB boundaries, a few MiB, and (not for FAT, which has neither) a
-/// sparse file and symbolic links.
+/// Makes the test tree in `dir`: nested directories, UTF-8 names, names in mixed case, an
+/// empty file, sizes around 512, 1 KiB, 4 KiB and 64 KiB boundaries, a few MiB, and (not for
+/// FAT, which has neither) a sparse file and symbolic links.
 pub fn make_tree(dir: &Path, kind: Kind) {
     let fat = kind.is_fat();
     let mut random = Random::new(7);
@@ -130,6 +130,13 @@ pub fn make_tree(dir: &Path, kind: Kind) {
         "こんにちは\n".as_bytes(),
     );
     write(Path::new("données/naïve café.bin"), &random.bytes(3000));
+    // Names in mixed case, which FAT keeps in a long name beside an upper-case short one
+    // (`MAKEFILE`), and one in upper case alone.
+    fs::create_dir_all(dir.join("Music")).unwrap();
+    write(Path::new("Makefile"), b"all:\n");
+    write(Path::new("MiXeD.TxT"), b"mixed\n");
+    write(Path::new("Music/Readme.txt"), b"readme\n");
+    write(Path::new("UPPER.TXT"), b"upper\n");
     write(Path::new("big.bin"), &random.bytes((3 << 20) + 4099));
     if !fat {
         // Holes at the start, between and after the data.

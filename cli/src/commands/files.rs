@@ -88,6 +88,9 @@ fn reader_runtime(limits: Limits) -> Result<ReaderRuntime> {
 /// An entry `ls` prints, with its path (to read a link's target).
 type Listed = (blockpart_host::DirEntry, Vec<u8>);
 
+/// How a name is printed: as a name in a directory, or as a path.
+type Show = fn(&[u8]) -> String;
+
 /// Prints the entries of directory `path` (or the one entry, for a file): names one a line,
 /// sorted; with `long`, type, permission bits (`-` where the filesystem has none), size and
 /// a link's target. A link to a directory lists the directory, as `ls` does; any other link
@@ -112,7 +115,7 @@ pub fn ls(disk: &DiskArgs, path: &OsStr, long: bool, limits: Limits) -> Result<(
     };
     // Each entry with its path, for a link's target. Names in a directory are shown as names;
     // a file (or link) listed itself, as its path.
-    let (mut entries, show): (Vec<Listed>, fn(&[u8]) -> String) = match listed {
+    let (mut entries, show): (Vec<Listed>, Show) = match listed {
         Some(entries) => {
             let listed = entries
                 .into_iter()

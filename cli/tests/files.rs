@@ -76,25 +76,21 @@ fn blockpart(args: &[&str]) -> Output {
 /// file, dangling, looping) lists itself, with its target under `-l`.
 #[test]
 fn ls_of_a_link_lists_the_directory_it_names_or_else_itself() {
-    let kind = Kind::Ext("ext4", 4096);
-    if !tools_installed(kind) {
+    let Some((_dir, image)) = ext4_of(24 << 20, |tree| {
+        fs::create_dir(tree.join("dir")).unwrap();
+        fs::write(tree.join("dir/inside"), "x").unwrap();
+        fs::write(tree.join("hello.txt"), "hello\n").unwrap();
+        for (link, target) in [
+            ("to-file", "hello.txt"),
+            ("to-dir", "dir"),
+            ("dangling", "nowhere/at/all"),
+            ("loop", "loop"),
+        ] {
+            std::os::unix::fs::symlink(target, tree.join(link)).unwrap();
+        }
+    }) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("tree");
-    fs::create_dir_all(tree.join("dir")).unwrap();
-    fs::write(tree.join("dir/inside"), "x").unwrap();
-    fs::write(tree.join("hello.txt"), "hello\n").unwrap();
-    for (link, target) in [
-        ("to-file", "hello.txt"),
-        ("to-dir", "dir"),
-        ("dangling", "nowhere/at/all"),
-        ("loop", "loop"),
-    ] {
-        std::os::unix::fs::symlink(target, tree.join(link)).unwrap();
-    }
-    let image = dir.path().join("fs.img");
-    make_image(kind, &tree, &image);
+    };
     let image = image.to_str().unwrap();
     let ls = |args: &[&str]| succeeds(&blockpart(&[&["ls", image][..], args].concat()));
 
@@ -113,16 +109,11 @@ fn ls_of_a_link_lists_the_directory_it_names_or_else_itself() {
 /// as into any other file.
 #[test]
 fn ls_and_get_write_into_a_dev_null_opened_read_write() {
-    let kind = Kind::Ext("ext4", 4096);
-    if !tools_installed(kind) {
+    let Some((_dir, image)) = ext4_of(24 << 20, |tree| {
+        fs::write(tree.join("hello.txt"), "hello\n").unwrap();
+    }) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("tree");
-    fs::create_dir(&tree).unwrap();
-    fs::write(tree.join("hello.txt"), "hello\n").unwrap();
-    let image = dir.path().join("fs.img");
-    make_image(kind, &tree, &image);
+    };
     for args in [&["ls", "-l"][..], &["get", "/hello.txt"]] {
         let null = fs::OpenOptions::new()
             .read(true)
@@ -139,6 +130,22 @@ fn ls_and_get_write_into_a_dev_null_opened_read_write() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{args:?}: {stderr}");
     }
+}
+
+/// An ext4 (4 KiB blocks) of `size` bytes made by mke2fs of the tree `fill` writes, in a fresh
+/// directory kept as long as the image is used; `None` without mke2fs (see `tools_installed`).
+fn ext4_of(size: u64, fill: impl FnOnce(&Path)) -> Option<(tempfile::TempDir, std::path::PathBuf)> {
+    let kind = Kind::Ext("ext4", 4096);
+    if !tools_installed(kind) {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    fs::create_dir(&tree).unwrap();
+    fill(&tree);
+    let image = dir.path().join("fs.img");
+    make_image_sized(kind, &tree, &image, size);
+    Some((dir, image))
 }
 
 #[track_caller]
@@ -509,20 +516,15 @@ fn a_partition_with_no_filesystem_is_unsupported() {
 /// whole. On a filesystem that fills the disk (no partition table, no `-p`).
 #[test]
 fn get_streams_a_file_larger_than_the_memory_limit() {
-    let kind = Kind::Ext("ext4", 4096);
-    if !tools_installed(kind) {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("tree");
-    fs::create_dir(&tree).unwrap();
     let mut random = Random::new(3);
     let content: Vec<u8> = (0..(64 << 20) / 8)
         .flat_map(|_| random.next().to_le_bytes())
         .collect();
-    fs::write(tree.join("huge"), &content).unwrap();
-    let image = dir.path().join("fs.img");
-    make_image_sized(kind, &tree, &image, 80 << 20);
+    let Some((_dir, image)) = ext4_of(80 << 20, |tree| {
+        fs::write(tree.join("huge"), &content).unwrap();
+    }) else {
+        return;
+    };
     let image = image.to_str().unwrap();
     let output = blockpart(&["get", image, "/huge", "--memory-limit", "16"]);
     assert!(

@@ -7,12 +7,10 @@ use blockpart_core::{BlockDevice, DeviceError, Direction, Info};
 use wasmtime::component::{
     Component, HasSelf, Linker, Resource, ResourceAny, ResourceTable, WasmList,
 };
-use wasmtime::{
-    Cache, CacheConfig, Config, Engine, Store, StoreContextMut, StoreLimits, Trap, UpdateDeadline,
-};
+use wasmtime::{Cache, CacheConfig, Config, Engine, Store, StoreContextMut, UpdateDeadline};
 
 use crate::Error;
-use crate::limits::{self, Clock, Limits};
+use crate::limits::{self, Clock, Limiter, Limits};
 
 mod table;
 mod types;
@@ -150,14 +148,14 @@ pub(crate) fn engine(config: &Config) -> wasmtime::Result<(Engine, Clock)> {
 /// A store for one instance, bound by `limits`.
 pub(crate) fn new_store(engine: &Engine, limits: Limits, clock: &Clock) -> Store<State> {
     let state = State {
-        limits: limits.store_limits(),
+        limiter: limits.limiter(),
         clock: clock.clone(),
         // Instantiating runs guest code too: its time counts from now.
         call_started: clock.now(),
         ..State::default()
     };
     let mut store = Store::new(engine, state);
-    store.limiter(|state| &mut state.limits);
+    store.limiter(|state| &mut state.limiter);
     let limit = limits.ticks();
     store.set_epoch_deadline(limit);
     // The deadline is wall-clock time; the limit is on the guest's own time. When it
@@ -170,7 +168,7 @@ pub(crate) fn new_store(engine: &Engine, limits: Limits, clock: &Clock) -> Store
         let guest = store.data().guest_ticks();
         match allowed.checked_sub(guest).filter(|left| *left > 0) {
             Some(left) => Ok(UpdateDeadline::Continue(left)),
-            None => Err(Trap::Interrupt.into()),
+            None => Err(limits.past_call_time()),
         }
     });
     store
@@ -204,7 +202,7 @@ pub(crate) fn add_borrowing_write(linker: &mut Linker<State>) -> wasmtime::Resul
 #[derive(Default)]
 pub(crate) struct State {
     pub(crate) table: ResourceTable,
-    limits: StoreLimits,
+    limiter: Limiter,
     /// The devices handed over and not yet dropped by the guest.
     devices: HashMap<DeviceId, Box<dyn BlockDevice + Send>>,
     /// The key of the next device handed over.

@@ -57,7 +57,7 @@ impl Runtime {
         Self::from_component(GUEST_COMPONENT)
     }
 
-    /// Any component of the `partitioner` world, as bytes of a binary or text component.
+    /// Any component of the `partitioner` world, as the bytes of a binary component.
     pub fn from_component(bytes: &[u8]) -> wasmtime::Result<Self> {
         Self::with_config(&Config::new(), bytes)
     }
@@ -93,7 +93,7 @@ impl Runtime {
 
     fn with_config(config: &Config, bytes: &[u8]) -> wasmtime::Result<Self> {
         let (engine, clock) = engine(config)?;
-        let component = Component::new(&engine, bytes)?;
+        let component = component(&engine, bytes)?;
         let mut linker = Linker::new(&engine);
         Partitioner::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
         add_borrowing_write(&mut linker)?;
@@ -131,6 +131,17 @@ pub(crate) fn cached_config(cache: CacheConfig) -> wasmtime::Result<Config> {
     let mut config = Config::new();
     config.cache(Some(cache));
     Ok(config)
+}
+
+/// `bytes` compiled as a component. A file that does not start as WebAssembly is refused in
+/// one line: wasmparser's own message for it spans a dozen, listing the bytes it found.
+pub(crate) fn component(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
+    if !bytes.starts_with(b"\0asm") {
+        return Err(wasmtime::format_err!(
+            "not a WebAssembly component: it does not start with \\0asm"
+        ));
+    }
+    Component::new(engine, bytes)
 }
 
 /// An engine with `config`, epoch interruption on, and the clock that ticks it.
@@ -233,7 +244,7 @@ impl State {
         let id = self.table.get(handle)?.0;
         match self.devices.get(&id) {
             Some(device) => Ok(&**device),
-            None => Err(wasmtime::format_err!("device {id:?} was dropped")),
+            None => Err(wasmtime::format_err!("device {} was dropped", id.0)),
         }
     }
 
@@ -677,6 +688,23 @@ pub(crate) fn armed(store: &mut Store<State>, ticks: u64) -> &mut Store<State> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_that_is_not_a_component_is_refused_in_one_line() {
+        let module = b"\0asm\x01\0\0\0";
+        for bytes in [
+            &b"root:x:0:0:root:/root:/bin/bash\n"[..],
+            b"",
+            b"\0asm",
+            module,
+        ] {
+            let Err(error) = Runtime::from_component(bytes) else {
+                panic!("{bytes:?} loaded");
+            };
+            let message = format!("{error:#}");
+            assert!(!message.contains('\n'), "{bytes:?}: {message}");
+        }
+    }
 
     #[test]
     fn guest_imports_only_the_block_device_interface_and_its_types() {

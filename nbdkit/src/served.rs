@@ -209,7 +209,7 @@ impl Served {
             let open = self.opener.open(self.read_only)?;
             if open.info != self.info {
                 return Err(Failure::io(format!(
-                    "the partition changed: {:?} after a fresh instance, {:?} before",
+                    "the partition changed: {} after a fresh instance, {} before",
                     open.info, self.info
                 )));
             }

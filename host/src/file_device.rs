@@ -125,7 +125,7 @@ impl FileDevice {
         match fallocate(&self.file, mode | FallocateFlags::KEEP_SIZE, offset, len) {
             Ok(()) => Ok(()),
             Err(Errno::OPNOTSUPP | Errno::NOSYS) => self.write_zero_bytes(offset, len),
-            Err(error) => Err(DeviceError::Io(error.to_string())),
+            Err(errno) => Err(system_error(errno.into())),
         }
     }
 
@@ -142,7 +142,7 @@ impl FileDevice {
             let chunk = zeroes.get(..usize::try_from(n).map_err(io_error)?);
             self.file
                 .write_all_at(chunk.ok_or(DeviceError::OutOfBounds)?, offset)
-                .map_err(io_error)?;
+                .map_err(system_error)?;
             offset += n;
         }
         Ok(())
@@ -151,6 +151,18 @@ impl FileDevice {
 
 fn io_error(error: impl std::fmt::Display) -> DeviceError {
     DeviceError::Io(error.to_string())
+}
+
+/// A failed system call's error, with its `errno` (`ENOSPC` on a full disk, ...) kept for a
+/// host that passes it on, as nbdkit's `file` plugin passes it to its clients.
+fn system_error(error: std::io::Error) -> DeviceError {
+    match error.raw_os_error() {
+        Some(errno) => DeviceError::System {
+            errno,
+            message: error.to_string(),
+        },
+        None => DeviceError::Io(error.to_string()),
+    }
 }
 
 impl BlockDevice for FileDevice {
@@ -168,7 +180,7 @@ impl BlockDevice for FileDevice {
             let done = u64::try_from(data.len()).map_err(io_error)?;
             let at = offset.checked_add(done).ok_or(DeviceError::OutOfBounds)?;
             let read = rustix::io::pread(&self.file, rustix::buffer::spare_capacity(&mut data), at)
-                .map_err(io_error)?;
+                .map_err(|errno| system_error(errno.into()))?;
             if read == 0 {
                 return Err(DeviceError::Io(format!(
                     "the file ends {done} bytes into a read of {len}"
@@ -189,7 +201,7 @@ impl BlockDevice for FileDevice {
                 std::io::ErrorKind::UnexpectedEof => {
                     DeviceError::Io(format!("the file ends inside a read of {len} bytes"))
                 }
-                _ => io_error(error),
+                _ => system_error(error),
             })
     }
 
@@ -197,11 +209,11 @@ impl BlockDevice for FileDevice {
         self.geometry.writable()?;
         let len = u64::try_from(data.len()).map_err(io_error)?;
         let offset = self.geometry.transfer(sector_start, len)?;
-        self.file.write_all_at(data, offset).map_err(io_error)
+        self.file.write_all_at(data, offset).map_err(system_error)
     }
 
     fn flush(&self) -> Result<(), DeviceError> {
-        self.file.sync_data().map_err(io_error)
+        self.file.sync_data().map_err(system_error)
     }
 
     fn discard(&self, sector_start: u64, sectors: u64) -> Result<(), DeviceError> {

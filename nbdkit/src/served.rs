@@ -39,9 +39,11 @@ impl From<blockpart_host::Error> for Failure {
     }
 }
 
-/// The errno for a failed call into the partitioner. nbdkit checks bounds and read-only
-/// before it calls the plugin, so the partition's own refusals mean a bug; they get the errno
-/// that says what they are all the same.
+/// The errno for a failed call into the partitioner: a device's failure its own errno, as
+/// nbdkit's `file` plugin answers (nbdkit turns it into the NBD error: `ENOSPC`, `EDQUOT` and
+/// `EFBIG` into `ENOSPC`, ...). nbdkit checks bounds and read-only before it calls the plugin,
+/// so the partition's own refusals mean a bug; they get the errno that says what they are all
+/// the same.
 pub fn errno(error: &blockpart_host::Error) -> i32 {
     use blockpart_core::Error as Refused;
     match error {
@@ -52,6 +54,9 @@ pub fn errno(error: &blockpart_host::Error) -> i32 {
             | Refused::TooLarge(_)
             | Refused::Device(DeviceError::OutOfBounds | DeviceError::Unaligned) => libc::EINVAL,
             Refused::Disconnected | Refused::Device(DeviceError::Disconnected) => libc::ESHUTDOWN,
+            // As nbdkit's `file` plugin does: the system's own errno (`ENOSPC` for a full
+            // disk, which QEMU by default stops the VM for rather than fail its guest's I/O).
+            Refused::Device(DeviceError::System { errno, .. }) => *errno,
             Refused::Device(DeviceError::Io(_)) | Refused::InvalidDevice(_) => libc::EIO,
         },
         blockpart_host::Error::Table(_) | blockpart_host::Error::Guest(_) => libc::EIO,

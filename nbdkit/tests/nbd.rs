@@ -35,10 +35,11 @@ const NBDSH: &str = "nbdsh";
 /// qemu-img, for the tests that write with it.
 const QEMU_IMG: &str = "qemu-img";
 
-/// Whether nbdkit, nbdcopy, nbdinfo and the programs `also` names are installed: if not, the
-/// test skips with a note, or fails under CI (`blockpart_test_tools::installed`).
+/// Whether nbdkit, nbdcopy, nbdinfo, sh (which starts the server) and the programs `also`
+/// names are installed: if not, the test skips with a note, or fails under CI
+/// (`blockpart_test_tools::installed`).
 fn tools(also: &[&str]) -> bool {
-    ["nbdkit", "nbdcopy", "nbdinfo"]
+    ["nbdkit", "nbdcopy", "nbdinfo", "sh"]
         .iter()
         .chain(also)
         .filter(|program| installed(program).is_none())
@@ -59,11 +60,15 @@ impl Server {
         Self::start_plugin(flags, &[plugin().to_str().unwrap()], args)
     }
 
+    /// `nbdkit [flags] plugin args`, run by `sh` with `SIGXFSZ` ignored: a write past the
+    /// file size limit ([`Server::limit_file_size`]) then fails with `EFBIG` instead of
+    /// killing the server.
     fn start_plugin(flags: &[&str], plugin: &[&str], args: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("sock");
         let log = std::fs::File::create(dir.path().join("log")).unwrap();
-        let child = Command::new("nbdkit")
+        let child = Command::new(installed("sh").unwrap())
+            .args(["-c", "trap '' XFSZ; exec nbdkit \"$@\"", "sh"])
             .args(["-f", "--exit-with-parent", "-U"])
             .arg(&socket)
             .args(flags)
@@ -107,6 +112,17 @@ impl Server {
             self.log()
         );
         String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Makes a write past byte `bytes` of any file fail in the server, with `EFBIG` (its
+    /// `RLIMIT_FSIZE`).
+    fn limit_file_size(&self, bytes: u64) {
+        let pid = rustix::process::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        let limit = rustix::process::Rlimit {
+            current: Some(bytes),
+            maximum: Some(bytes),
+        };
+        rustix::process::prlimit(pid, rustix::process::Resource::Fsize, limit).unwrap();
     }
 
     fn alive(&mut self) -> bool {
@@ -423,6 +439,43 @@ fn bad_configurations_stop_nbdkit_at_start_up_with_the_reason() {
             .unwrap();
         assert!(!out.status.success(), "{args:?} started");
         assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+    }
+}
+
+/// A write the system fails is answered with the system's errno, as nbdkit's `file` plugin
+/// answers it: past the server's file size limit (`RLIMIT_FSIZE`) `pwrite` fails with `EFBIG`,
+/// which nbdkit sends as `ENOSPC`, the error for a full disk (QEMU stops a VM on it by
+/// default, rather than fail its guest's I/O as for `EIO`).
+#[test]
+fn a_write_the_system_refuses_gets_its_errno_as_the_file_plugin_gives_it() {
+    if !tools(&[NBDSH]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("disk.img");
+    std::fs::File::create(&path)
+        .unwrap()
+        .set_len(4 << 20)
+        .unwrap();
+    let disk = path.to_str().unwrap();
+    let script = "import nbd\n\
+                  for what, at, n in [('below', 0, 512), ('whole', 2 << 20, 1024),\n\
+                  \x20                   ('partial', (2 << 20) + 10, 100)]:\n\
+                  \x20   try:\n\
+                  \x20       h.pwrite(b'x' * n, at)\n\
+                  \x20       print(what, 'written')\n\
+                  \x20   except nbd.Error as e:\n\
+                  \x20       print(what, e.errno)\n";
+    let plugin = plugin();
+    for server in [&[plugin.to_str().unwrap(), disk][..], &["file", disk]] {
+        let server = Server::start_plugin(&[], server, &[]);
+        server.limit_file_size(1 << 20);
+        assert_eq!(
+            server.nbdsh(script),
+            "below written\nwhole ENOSPC\npartial ENOSPC\n",
+            "{}",
+            server.log()
+        );
     }
 }
 

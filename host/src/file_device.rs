@@ -65,6 +65,26 @@ impl FileDevice {
     /// Opens `path`, a regular file or a block device, with `sector_size`, read-only or
     /// read-write. Its size must be a whole number of sectors.
     pub fn open(path: &Path, sector_size: SectorSize, read_only: bool) -> Result<Self, OpenError> {
+        Self::opened(path, sector_size, read_only, false)
+    }
+
+    /// Like [`FileDevice::open`], with a partial sector at the end of the file left out of the
+    /// device instead of refused: the device is the file's whole sectors, as Linux sees a
+    /// disk image of that size. For serving a partition of it, which lies outside that sector.
+    pub fn open_whole_sectors(
+        path: &Path,
+        sector_size: SectorSize,
+        read_only: bool,
+    ) -> Result<Self, OpenError> {
+        Self::opened(path, sector_size, read_only, true)
+    }
+
+    fn opened(
+        path: &Path,
+        sector_size: SectorSize,
+        read_only: bool,
+        leave_out_partial: bool,
+    ) -> Result<Self, OpenError> {
         let io = |source| OpenError::Io {
             path: path.display().to_string(),
             source,
@@ -92,13 +112,16 @@ impl FileDevice {
                 path: path.display().to_string(),
                 source,
             })?;
-        let sectors = sector_size
-            .sectors_in(len)
-            .ok_or_else(|| OpenError::NotWholeSectors {
-                path: path.display().to_string(),
-                len,
-                sector_size: sector_size.get(),
-            })?;
+        let whole = if leave_out_partial {
+            len.checked_div(u64::from(sector_size.get()))
+        } else {
+            sector_size.sectors_in(len)
+        };
+        let sectors = whole.ok_or_else(|| OpenError::NotWholeSectors {
+            path: path.display().to_string(),
+            len,
+            sector_size: sector_size.get(),
+        })?;
         Ok(Self {
             file,
             geometry: Geometry {
@@ -261,6 +284,19 @@ mod tests {
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn a_partial_last_sector_is_refused_or_left_out() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        file.as_file().set_len(4096 + 100).unwrap();
+        let error = FileDevice::open(file.path(), SectorSize::B512, true).unwrap_err();
+        assert!(
+            matches!(error, OpenError::NotWholeSectors { len: 4196, .. }),
+            "{error}"
+        );
+        let device = FileDevice::open_whole_sectors(file.path(), SectorSize::B512, true).unwrap();
+        assert_eq!(device.info().size_sectors, 8);
     }
 
     #[test]

@@ -102,7 +102,14 @@ impl Opener {
     fn open(&self, read_only: bool) -> Result<Open, Failure> {
         let file = &self.settings.file;
         let sector_size = self.settings.sector_size;
-        let device = match FileDevice::open(file, sector_size, read_only) {
+        // A partition lies within the file's whole sectors: a partial one at the end, which no
+        // partition holds, is left out, as nbdkit's partition filter leaves it out.
+        let open_file = if self.settings.partition.is_some() {
+            FileDevice::open_whole_sectors
+        } else {
+            FileDevice::open
+        };
+        let device = match open_file(file, sector_size, read_only) {
             // As nbdkit's file plugin does: a file this user cannot write is served read-only.
             Err(OpenError::Io { source, .. })
                 if !read_only
@@ -111,11 +118,11 @@ impl Opener {
                         ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem
                     ) =>
             {
-                FileDevice::open(file, sector_size, true)
+                open_file(file, sector_size, true)
             }
             other => other,
         }
-        .map_err(|error| Failure::io(error.to_string()))?;
+        .map_err(|error| Failure::io(with_sources(&error)))?;
         let mut instance = self
             .runtime
             .instantiate()
@@ -355,6 +362,18 @@ impl Served {
     pub fn flush(&self) -> Result<(), Failure> {
         self.with(|instance, part| instance.flush(part))
     }
+}
+
+/// `error` and what caused it, on one line: `cannot open disk.img: No such file or directory`.
+fn with_sources(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        message.push_str(": ");
+        message.push_str(&error.to_string());
+        cause = error.source();
+    }
+    message
 }
 
 /// A broken invariant of this plugin, as an error of the request rather than a panic.

@@ -412,14 +412,20 @@ fn bad_configurations_stop_nbdkit_at_start_up_with_the_reason() {
         blockpart_conformance::fixture("gpt-both-corrupt").unwrap(),
     )
     .unwrap();
-    let plugin = plugin();
+    let text = dir.path().join("text.wasm");
+    std::fs::write(&text, "not\na\ncomponent\n").unwrap();
+    let text = format!("component={}", text.display());
     let cases: &[(&[&str], &str)] = &[
         (&[disk, "partition=9"], "no partition 9"),
         (&[disk, "partition=zero"], "partition=\"zero\""),
         (&[disk, "sector-size=1000"], "sector-size=\"1000\""),
         (&[disk, "colour=blue"], "unknown parameter \"colour\""),
         (&["partition=1"], "no disk"),
-        (&["/nonexistent/disk.img"], "/nonexistent/disk.img"),
+        (&["file="], "file=\"\": expected the path of a disk image"),
+        (
+            &["/nonexistent/disk.img"],
+            "cannot open /nonexistent/disk.img: No such file or directory",
+        ),
         (
             &[corrupt.to_str().unwrap(), "partition=1"],
             "opening partition 1",
@@ -428,18 +434,68 @@ fn bad_configurations_stop_nbdkit_at_start_up_with_the_reason() {
             &[disk, "component=/nonexistent.wasm"],
             "component=/nonexistent.wasm",
         ),
+        (&[disk, &text], "not a WebAssembly component"),
+        (
+            &[disk, "memory-limit=1"],
+            "the memory limit of 1 MiB is below the 1088 KiB the component needs to start",
+        ),
     ];
     for (args, message) in cases {
-        let out = Command::new("timeout")
-            .args(["60", "nbdkit", "-U", "-"])
-            .arg(&plugin)
-            .args(*args)
-            .args(["--run", "true"])
-            .output()
-            .unwrap();
-        assert!(!out.status.success(), "{args:?} started");
-        assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+        let said = refused_at_start_up(args);
+        assert!(said.contains(message), "{args:?}: {said}");
+        assert_eq!(said.lines().count(), 1, "{args:?}: {said}");
     }
+}
+
+/// What nbdkit prints when the plugin, given `args`, stops it at start-up.
+fn refused_at_start_up(args: &[&str]) -> String {
+    let out = Command::new("timeout")
+        .args(["60", "nbdkit", "-U", "-"])
+        .arg(plugin())
+        .args(args)
+        .args(["--run", "true"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{args:?} started");
+    stderr(&out)
+}
+
+/// A disk whose size is not whole sectors: each partition is served as nbdkit's partition
+/// filter serves it (the partial sector at the end lies outside every partition). The whole
+/// disk, which cannot be served in sectors, is refused at start-up.
+#[test]
+fn the_partitions_of_a_disk_with_a_partial_last_sector_are_served() {
+    if !tools(&[]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut bytes, entries) = disk(dir.path(), "mbr-primaries", SectorSize::B512);
+    bytes.extend_from_slice(&[0xAB; 100]);
+    std::fs::write(&path, &bytes).unwrap();
+    let disk = path.to_str().unwrap();
+    for (number, start, len) in entries {
+        let partition = format!("partition={number}");
+        let ours = Server::start(&["-r"], &[disk, &partition]);
+        let theirs = Server::start_plugin(
+            &["-r", "--filter=partition"],
+            &["file", disk],
+            &[&partition],
+        );
+        assert_eq!(json_size(&ours.uri()), len as u64, "partition {number}");
+        assert_eq!(json_size(&theirs.uri()), len as u64, "partition {number}");
+        let out = dir.path().join("ours");
+        let copy = client("nbdcopy", &[&ours.uri(), out.to_str().unwrap()]);
+        assert!(copy.status.success(), "{}", stderr(&copy));
+        assert!(
+            file_of(&out) == bytes[start..start + len],
+            "partition {number}"
+        );
+    }
+    let said = refused_at_start_up(&[disk]);
+    assert!(
+        said.contains("not a whole number of 512-byte sectors"),
+        "{said}"
+    );
 }
 
 /// A write the system fails is answered with the system's errno, as nbdkit's `file` plugin

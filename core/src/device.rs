@@ -1,5 +1,7 @@
 //! What the partitioner asks of a block device.
 
+use std::fmt;
+
 use crate::DeviceError;
 
 /// A block device's geometry and access mode (Mirage's `Mirage_block.info`).
@@ -11,6 +13,22 @@ pub struct Info {
     pub sector_size: u32,
     /// Size in sectors.
     pub size_sectors: u64,
+}
+
+impl fmt::Display for Info {
+    /// `2048 sectors of 512 bytes, read-write`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let access = if self.read_write {
+            "read-write"
+        } else {
+            "read-only"
+        };
+        write!(
+            f,
+            "{} sectors of {} bytes, {access}",
+            self.size_sectors, self.sector_size
+        )
+    }
 }
 
 /// A block device, addressed in sectors.
@@ -63,4 +81,19 @@ pub trait BlockDevice {
     fn discard(&self, sector_start: u64, sectors: u64) -> Result<(), DeviceError>;
     /// Sets `sectors` sectors from `sector_start` to zero.
     fn write_zeroes(&self, sector_start: u64, sectors: u64) -> Result<(), DeviceError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_reads_as_words_not_debug_text() {
+        let info = Info {
+            read_write: false,
+            sector_size: 4096,
+            size_sectors: 256,
+        };
+        assert_eq!(info.to_string(), "256 sectors of 4096 bytes, read-only");
+    }
 }

@@ -20,6 +20,29 @@ pub enum DeviceError {
     /// Any other failure, in the device's words.
     #[error("{0}")]
     Io(String),
+    /// A failure the host's operating system reported, with its error number (`errno`), which
+    /// a host that serves the device on passes to its own client (the nbdkit plugin answers
+    /// `ENOSPC` for a full disk, as nbdkit's `file` plugin does). The WIT's `io` carries the
+    /// message alone: see [`DeviceError::relayed`].
+    #[error("{message}")]
+    System {
+        /// The error number, as the host's operating system numbers it.
+        errno: i32,
+        /// What the system said.
+        message: String,
+    },
+}
+
+impl DeviceError {
+    /// The error as it reaches the host again through a guest, which has only the WIT's cases
+    /// for it: [`DeviceError::System`] becomes [`DeviceError::Io`], its message kept.
+    #[must_use]
+    pub fn relayed(self) -> Self {
+        match self {
+            Self::System { message, .. } => Self::Io(message),
+            other => other,
+        }
+    }
 }
 
 /// Why a partition refused or failed a request.

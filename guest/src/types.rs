@@ -53,7 +53,9 @@ impl From<core::DeviceError> for wit::DeviceError {
             core::DeviceError::ReadOnly => Self::IsReadOnly,
             core::DeviceError::OutOfBounds => Self::OutOfBounds,
             core::DeviceError::Unaligned => Self::Unaligned,
-            core::DeviceError::Io(message) => Self::Io(message),
+            core::DeviceError::Io(message) | core::DeviceError::System { message, .. } => {
+                Self::Io(message)
+            }
         }
     }
 }

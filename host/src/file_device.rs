@@ -65,6 +65,26 @@ impl FileDevice {
     /// Opens `path`, a regular file or a block device, with `sector_size`, read-only or
     /// read-write. Its size must be a whole number of sectors.
     pub fn open(path: &Path, sector_size: SectorSize, read_only: bool) -> Result<Self, OpenError> {
+        Self::opened(path, sector_size, read_only, false)
+    }
+
+    /// Like [`FileDevice::open`], with a partial sector at the end of the file left out of the
+    /// device instead of refused: the device is the file's whole sectors, as Linux sees a
+    /// disk image of that size. For serving a partition of it, which lies outside that sector.
+    pub fn open_whole_sectors(
+        path: &Path,
+        sector_size: SectorSize,
+        read_only: bool,
+    ) -> Result<Self, OpenError> {
+        Self::opened(path, sector_size, read_only, true)
+    }
+
+    fn opened(
+        path: &Path,
+        sector_size: SectorSize,
+        read_only: bool,
+        leave_out_partial: bool,
+    ) -> Result<Self, OpenError> {
         let io = |source| OpenError::Io {
             path: path.display().to_string(),
             source,
@@ -92,13 +112,16 @@ impl FileDevice {
                 path: path.display().to_string(),
                 source,
             })?;
-        let sectors = sector_size
-            .sectors_in(len)
-            .ok_or_else(|| OpenError::NotWholeSectors {
-                path: path.display().to_string(),
-                len,
-                sector_size: sector_size.get(),
-            })?;
+        let whole = if leave_out_partial {
+            len.checked_div(u64::from(sector_size.get()))
+        } else {
+            sector_size.sectors_in(len)
+        };
+        let sectors = whole.ok_or_else(|| OpenError::NotWholeSectors {
+            path: path.display().to_string(),
+            len,
+            sector_size: sector_size.get(),
+        })?;
         Ok(Self {
             file,
             geometry: Geometry {
@@ -125,7 +148,7 @@ impl FileDevice {
         match fallocate(&self.file, mode | FallocateFlags::KEEP_SIZE, offset, len) {
             Ok(()) => Ok(()),
             Err(Errno::OPNOTSUPP | Errno::NOSYS) => self.write_zero_bytes(offset, len),
-            Err(error) => Err(DeviceError::Io(error.to_string())),
+            Err(errno) => Err(system_error(errno.into())),
         }
     }
 
@@ -142,7 +165,7 @@ impl FileDevice {
             let chunk = zeroes.get(..usize::try_from(n).map_err(io_error)?);
             self.file
                 .write_all_at(chunk.ok_or(DeviceError::OutOfBounds)?, offset)
-                .map_err(io_error)?;
+                .map_err(system_error)?;
             offset += n;
         }
         Ok(())
@@ -151,6 +174,18 @@ impl FileDevice {
 
 fn io_error(error: impl std::fmt::Display) -> DeviceError {
     DeviceError::Io(error.to_string())
+}
+
+/// A failed system call's error, with its `errno` (`ENOSPC` on a full disk, ...) kept for a
+/// host that passes it on, as nbdkit's `file` plugin passes it to its clients.
+fn system_error(error: std::io::Error) -> DeviceError {
+    match error.raw_os_error() {
+        Some(errno) => DeviceError::System {
+            errno,
+            message: error.to_string(),
+        },
+        None => DeviceError::Io(error.to_string()),
+    }
 }
 
 impl BlockDevice for FileDevice {
@@ -168,7 +203,7 @@ impl BlockDevice for FileDevice {
             let done = u64::try_from(data.len()).map_err(io_error)?;
             let at = offset.checked_add(done).ok_or(DeviceError::OutOfBounds)?;
             let read = rustix::io::pread(&self.file, rustix::buffer::spare_capacity(&mut data), at)
-                .map_err(io_error)?;
+                .map_err(|errno| system_error(errno.into()))?;
             if read == 0 {
                 return Err(DeviceError::Io(format!(
                     "the file ends {done} bytes into a read of {len}"
@@ -189,7 +224,7 @@ impl BlockDevice for FileDevice {
                 std::io::ErrorKind::UnexpectedEof => {
                     DeviceError::Io(format!("the file ends inside a read of {len} bytes"))
                 }
-                _ => io_error(error),
+                _ => system_error(error),
             })
     }
 
@@ -197,11 +232,11 @@ impl BlockDevice for FileDevice {
         self.geometry.writable()?;
         let len = u64::try_from(data.len()).map_err(io_error)?;
         let offset = self.geometry.transfer(sector_start, len)?;
-        self.file.write_all_at(data, offset).map_err(io_error)
+        self.file.write_all_at(data, offset).map_err(system_error)
     }
 
     fn flush(&self) -> Result<(), DeviceError> {
-        self.file.sync_data().map_err(io_error)
+        self.file.sync_data().map_err(system_error)
     }
 
     fn discard(&self, sector_start: u64, sectors: u64) -> Result<(), DeviceError> {
@@ -249,6 +284,19 @@ mod tests {
                 "{error}"
             );
         }
+    }
+
+    #[test]
+    fn a_partial_last_sector_is_refused_or_left_out() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        file.as_file().set_len(4096 + 100).unwrap();
+        let error = FileDevice::open(file.path(), SectorSize::B512, true).unwrap_err();
+        assert!(
+            matches!(error, OpenError::NotWholeSectors { len: 4196, .. }),
+            "{error}"
+        );
+        let device = FileDevice::open_whole_sectors(file.path(), SectorSize::B512, true).unwrap();
+        assert_eq!(device.info().size_sectors, 8);
     }
 
     #[test]

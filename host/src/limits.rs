@@ -5,13 +5,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use wasmtime::{Engine, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Engine, ResourceLimiter, Trap, bail};
 
 /// How often the engine's epoch advances: the resolution of [`Limits::call_time`].
 pub const TICK: Duration = Duration::from_millis(10);
 
 /// Bounds on one [`Instance`](crate::Instance). A guest that goes past one gets an error for
-/// that call (a trap), never the host's memory or a hung thread.
+/// that call (a trap) that names the limit and its value, never the host's memory or a hung
+/// thread. A limit below what the component needs to start (its initial memory, say) fails
+/// [`Runtime::instantiate`](crate::Runtime::instantiate), with the error naming what it needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Largest linear memory, in bytes. A read or write of the largest transfer (64 MiB)
@@ -40,19 +42,89 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// The store limiter for one instance: one instance, one memory and table each.
-    pub(crate) fn store_limits(&self) -> StoreLimits {
-        StoreLimitsBuilder::new()
-            .memory_size(self.memory_bytes)
-            .table_elements(self.table_elements)
-            .trap_on_grow_failure(true)
-            .build()
+    /// The store limiter for one instance.
+    pub(crate) fn limiter(self) -> Limiter {
+        Limiter(self)
+    }
+
+    /// Why a guest was stopped by [`Limits::call_time`]: the limit, and wasmtime's trap.
+    pub(crate) fn past_call_time(&self) -> wasmtime::Error {
+        wasmtime::Error::from(Trap::Interrupt).context(format!(
+            "the guest ran past its time limit of {} ms",
+            self.call_time.as_millis()
+        ))
     }
 
     /// [`Limits::call_time`] in epoch ticks, at least one.
     pub(crate) fn ticks(&self) -> u64 {
         let ticks = self.call_time.as_nanos().div_ceil(TICK.as_nanos());
         u64::try_from(ticks).unwrap_or(u64::MAX).max(1)
+    }
+}
+
+/// Holds an instance's memories and tables to its [`Limits`]. A guest that asks for more
+/// traps, with an error that names the limit; a memory or table created past it (at
+/// instantiation, when `current` is 0) fails the instantiation, saying what it needs.
+#[derive(Debug, Default)]
+pub(crate) struct Limiter(Limits);
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let limit = self.0.memory_bytes;
+        if desired <= limit {
+            return Ok(true);
+        }
+        let (limit, desired) = (bytes(limit), bytes(desired));
+        if current == 0 {
+            bail!(
+                "the memory limit of {limit} is below the {desired} the component needs to start"
+            );
+        }
+        bail!("the guest reached its memory limit of {limit} (it asked for {desired})")
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        Err(error.context("growing the guest's memory failed"))
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let limit = self.0.table_elements;
+        if desired <= limit {
+            return Ok(true);
+        }
+        if current == 0 {
+            bail!(
+                "the table limit of {limit} elements is below the {desired} the component \
+                 needs to start"
+            );
+        }
+        bail!("the guest reached its table limit of {limit} elements (it asked for {desired})")
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        Err(error.context("growing the guest's table failed"))
+    }
+}
+
+/// `n` bytes in the largest of MiB, KiB and bytes that holds it whole (memories grow by
+/// 64 KiB pages).
+fn bytes(n: usize) -> String {
+    const MIB: usize = 1 << 20;
+    const KIB: usize = 1 << 10;
+    match (n.checked_rem(MIB), n.checked_rem(KIB)) {
+        (Some(0), _) => format!("{} MiB", n / MIB),
+        (_, Some(0)) => format!("{} KiB", n / KIB),
+        _ => format!("{n} bytes"),
     }
 }
 
@@ -85,4 +157,43 @@ pub(crate) fn start_ticking(engine: &Engine) -> std::io::Result<Clock> {
             }
         })?;
     Ok(clock)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_memory_past_the_limit_is_refused_naming_the_limit() {
+        let mut limiter = Limits {
+            memory_bytes: 16 << 20,
+            ..Limits::default()
+        }
+        .limiter();
+        assert!(limiter.memory_growing(0, 1 << 20, None).unwrap());
+        assert!(limiter.memory_growing(1 << 20, 16 << 20, None).unwrap());
+        let start = limiter.memory_growing(0, 17 << 20, None).unwrap_err();
+        assert_eq!(
+            start.to_string(),
+            "the memory limit of 16 MiB is below the 17 MiB the component needs to start"
+        );
+        let grow = limiter.memory_growing(1 << 20, (16 << 20) + (64 << 10), None);
+        assert_eq!(
+            grow.unwrap_err().to_string(),
+            "the guest reached its memory limit of 16 MiB (it asked for 16448 KiB)"
+        );
+    }
+
+    #[test]
+    fn the_time_limit_names_its_value() {
+        let limits = Limits {
+            call_time: Duration::from_millis(250),
+            ..Limits::default()
+        };
+        let error = limits.past_call_time();
+        assert_eq!(
+            format!("{error:#}"),
+            "the guest ran past its time limit of 250 ms: wasm trap: interrupt"
+        );
+    }
 }

@@ -6,11 +6,13 @@ use std::path::Path;
 
 use blockpart_core::BlockDevice;
 pub use blockpart_fs::{DirEntry, FileKind, FsKind, Metadata};
-use wasmtime::component::{Component, HasSelf, Linker, ResourceAny};
+use wasmtime::component::{HasSelf, Linker, ResourceAny};
 use wasmtime::{CacheConfig, Config, Engine, Store};
 
 use crate::limits::{Clock, Limits};
-use crate::runtime::{State, add_borrowing_write, armed, cached_config, engine, guest, new_store};
+use crate::runtime::{
+    State, add_borrowing_write, armed, cached_config, component, engine, guest, new_store,
+};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -169,7 +171,7 @@ impl ReaderRuntime {
 
     fn with_config(config: &Config, bytes: &[u8]) -> wasmtime::Result<Self> {
         let (engine, clock) = engine(config)?;
-        let component = Component::new(&engine, bytes)?;
+        let component = component(&engine, bytes)?;
         let mut linker = Linker::new(&engine);
         ReaderOnPartitioner::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
         add_borrowing_write(&mut linker)?;
@@ -352,7 +354,37 @@ fn table_error(
 
 #[cfg(test)]
 mod tests {
+    use blockpart_core::faulty_device::Faults;
+    use blockpart_core::{FaultyDevice, SectorSize};
+    use wasmtime::component::Component;
+
     use super::*;
+    use crate::FileDevice;
+
+    #[test]
+    fn a_failed_read_under_the_reader_is_told_in_words() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        file.as_file().set_len(64 * 512).unwrap();
+        let disk = FileDevice::open(file.path(), SectorSize::B512, true).unwrap();
+        let faults = Faults {
+            bad_reads: Some(0..64),
+            ..Faults::default()
+        };
+        let mut instance = ReaderRuntime::new().unwrap().instantiate().unwrap();
+        let error = instance
+            .open(FaultyDevice::new(disk, faults), None)
+            .unwrap_err();
+        let ReaderError::Fs(FsError::Io(message)) = &error else {
+            panic!("{error}");
+        };
+        // Not the WIT type's debug text, `Device(DeviceError::Io("injected ...`.
+        assert!(
+            message.starts_with(
+                "reading sector 0: device error: injected fault: Read of sectors 0..+"
+            ),
+            "{message}"
+        );
+    }
 
     #[test]
     fn the_composition_imports_the_device_interfaces_and_exports_partitions_and_files() {

@@ -7,12 +7,10 @@ use blockpart_core::{BlockDevice, DeviceError, Direction, Info};
 use wasmtime::component::{
     Component, HasSelf, Linker, Resource, ResourceAny, ResourceTable, WasmList,
 };
-use wasmtime::{
-    Cache, CacheConfig, Config, Engine, Store, StoreContextMut, StoreLimits, Trap, UpdateDeadline,
-};
+use wasmtime::{Cache, CacheConfig, Config, Engine, Store, StoreContextMut, UpdateDeadline};
 
 use crate::Error;
-use crate::limits::{self, Clock, Limits};
+use crate::limits::{self, Clock, Limiter, Limits};
 
 mod table;
 mod types;
@@ -59,7 +57,7 @@ impl Runtime {
         Self::from_component(GUEST_COMPONENT)
     }
 
-    /// Any component of the `partitioner` world, as bytes of a binary or text component.
+    /// Any component of the `partitioner` world, as the bytes of a binary component.
     pub fn from_component(bytes: &[u8]) -> wasmtime::Result<Self> {
         Self::with_config(&Config::new(), bytes)
     }
@@ -95,7 +93,7 @@ impl Runtime {
 
     fn with_config(config: &Config, bytes: &[u8]) -> wasmtime::Result<Self> {
         let (engine, clock) = engine(config)?;
-        let component = Component::new(&engine, bytes)?;
+        let component = component(&engine, bytes)?;
         let mut linker = Linker::new(&engine);
         Partitioner::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
         add_borrowing_write(&mut linker)?;
@@ -135,6 +133,17 @@ pub(crate) fn cached_config(cache: CacheConfig) -> wasmtime::Result<Config> {
     Ok(config)
 }
 
+/// `bytes` compiled as a component. A file that does not start as WebAssembly is refused in
+/// one line: wasmparser's own message for it spans a dozen, listing the bytes it found.
+pub(crate) fn component(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
+    if !bytes.starts_with(b"\0asm") {
+        return Err(wasmtime::format_err!(
+            "not a WebAssembly component: it does not start with \\0asm"
+        ));
+    }
+    Component::new(engine, bytes)
+}
+
 /// An engine with `config`, epoch interruption on, and the clock that ticks it.
 pub(crate) fn engine(config: &Config) -> wasmtime::Result<(Engine, Clock)> {
     let mut config = config.clone();
@@ -150,14 +159,14 @@ pub(crate) fn engine(config: &Config) -> wasmtime::Result<(Engine, Clock)> {
 /// A store for one instance, bound by `limits`.
 pub(crate) fn new_store(engine: &Engine, limits: Limits, clock: &Clock) -> Store<State> {
     let state = State {
-        limits: limits.store_limits(),
+        limiter: limits.limiter(),
         clock: clock.clone(),
         // Instantiating runs guest code too: its time counts from now.
         call_started: clock.now(),
         ..State::default()
     };
     let mut store = Store::new(engine, state);
-    store.limiter(|state| &mut state.limits);
+    store.limiter(|state| &mut state.limiter);
     let limit = limits.ticks();
     store.set_epoch_deadline(limit);
     // The deadline is wall-clock time; the limit is on the guest's own time. When it
@@ -170,7 +179,7 @@ pub(crate) fn new_store(engine: &Engine, limits: Limits, clock: &Clock) -> Store
         let guest = store.data().guest_ticks();
         match allowed.checked_sub(guest).filter(|left| *left > 0) {
             Some(left) => Ok(UpdateDeadline::Continue(left)),
-            None => Err(Trap::Interrupt.into()),
+            None => Err(limits.past_call_time()),
         }
     });
     store
@@ -191,8 +200,7 @@ pub(crate) fn add_borrowing_write(linker: &mut Linker<State>) -> wasmtime::Resul
             let started = store.data().clock.now();
             let device = store.data().device(&device)?;
             let written = device.write(sector_start, data.as_le_slice(&store));
-            store.data_mut().done(started);
-            Ok((written.map_err(wit::DeviceError::from),))
+            Ok((store.data_mut().done(started, written),))
         },
     )?;
     linker.allow_shadowing(false);
@@ -204,7 +212,7 @@ pub(crate) fn add_borrowing_write(linker: &mut Linker<State>) -> wasmtime::Resul
 #[derive(Default)]
 pub(crate) struct State {
     pub(crate) table: ResourceTable,
-    limits: StoreLimits,
+    limiter: Limiter,
     /// The devices handed over and not yet dropped by the guest.
     devices: HashMap<DeviceId, Box<dyn BlockDevice + Send>>,
     /// The key of the next device handed over.
@@ -215,6 +223,9 @@ pub(crate) struct State {
     call_started: u64,
     /// Time of the current call spent in device requests, which the limit does not count.
     host_ticks: u64,
+    /// The last device request of the current call that failed, as the device failed it: what
+    /// [`State::refusal`] gives back for the guest's copy of it.
+    failed: Option<DeviceError>,
 }
 
 impl State {
@@ -235,7 +246,7 @@ impl State {
         let id = self.table.get(handle)?.0;
         match self.devices.get(&id) {
             Some(device) => Ok(&**device),
-            None => Err(wasmtime::format_err!("device {id:?} was dropped")),
+            None => Err(wasmtime::format_err!("device {} was dropped", id.0)),
         }
     }
 
@@ -247,15 +258,37 @@ impl State {
     ) -> wasmtime::Result<Result<T, wit::DeviceError>> {
         let started = self.clock.now();
         let result = request(self.device(device)?);
-        self.done(started);
-        Ok(result.map_err(Into::into))
+        Ok(self.done(started, result))
     }
 
-    /// Counts a device request that began at `started`.
-    fn done(&mut self, started: u64) {
+    /// Counts a device request that began at `started` and ended with `result`, keeps its
+    /// error if it failed, and gives the result as the guest gets it.
+    fn done<T>(
+        &mut self,
+        started: u64,
+        result: Result<T, DeviceError>,
+    ) -> Result<T, wit::DeviceError> {
         self.device_requests = self.device_requests.saturating_add(1);
         let spent = self.clock.now().saturating_sub(started);
         self.host_ticks = self.host_ticks.saturating_add(spent);
+        result.map_err(|error| {
+            self.failed = Some(error.clone());
+            error.into()
+        })
+    }
+
+    /// The partition's error for the guest's refusal `refused`. A device error the guest
+    /// passed on unchanged is given as the device gave it in the current call: the WIT carries
+    /// a system error's message, not its `errno`, which the host keeps
+    /// ([`DeviceError::System`]).
+    pub(crate) fn refusal(&mut self, refused: wit::Error) -> blockpart_core::Error {
+        use blockpart_core::Error::Device;
+        match (blockpart_core::Error::from(refused), self.failed.take()) {
+            (Device(relayed), Some(failed)) if failed.clone().relayed() == relayed => {
+                Device(failed)
+            }
+            (refused, _) => refused,
+        }
     }
 
     /// Ticks of the current call spent in the guest itself.
@@ -372,12 +405,11 @@ impl Instance {
         device: impl BlockDevice + Send + 'static,
     ) -> Result<PartitionHandle, Error> {
         let (id, device) = self.hand_over(device)?;
-        let whole = self
+        let answer = self
             .exports
             .partition()
-            .call_whole(armed(&mut self.store, self.ticks), device)
-            .map_err(guest("whole"))?;
-        Ok(PartitionHandle::of(whole?, id))
+            .call_whole(armed(&mut self.store, self.ticks), device);
+        Ok(PartitionHandle::of(self.answer("whole", answer)?, id))
     }
 
     /// `device` split at `first` sectors.
@@ -387,11 +419,12 @@ impl Instance {
         device: impl BlockDevice + Send + 'static,
     ) -> Result<(PartitionHandle, PartitionHandle), Error> {
         let (id, device) = self.hand_over(device)?;
-        let (a, b) = self
-            .exports
-            .partition()
-            .call_connect(armed(&mut self.store, self.ticks), first, device)
-            .map_err(guest("connect"))??;
+        let answer = self.exports.partition().call_connect(
+            armed(&mut self.store, self.ticks),
+            first,
+            device,
+        );
+        let (a, b) = self.answer("connect", answer)?;
         Ok((PartitionHandle::of(a, id), PartitionHandle::of(b, id)))
     }
 
@@ -401,11 +434,12 @@ impl Instance {
         part: PartitionHandle,
         first: u64,
     ) -> Result<(PartitionHandle, PartitionHandle), Error> {
-        let (a, b) = self
-            .exports
-            .partition()
-            .call_subpartition(armed(&mut self.store, self.ticks), part.resource, first)
-            .map_err(guest("subpartition"))??;
+        let answer = self.exports.partition().call_subpartition(
+            armed(&mut self.store, self.ticks),
+            part.resource,
+            first,
+        );
+        let (a, b) = self.answer("subpartition", answer)?;
         Ok((
             PartitionHandle::of(a, part.device),
             PartitionHandle::of(b, part.device),
@@ -419,16 +453,13 @@ impl Instance {
         start: u64,
         sectors: u64,
     ) -> Result<PartitionHandle, Error> {
-        let slice = self
-            .exports
-            .partition()
-            .call_slice(
-                armed(&mut self.store, self.ticks),
-                part.resource,
-                start,
-                sectors,
-            )
-            .map_err(guest("slice"))??;
+        let answer = self.exports.partition().call_slice(
+            armed(&mut self.store, self.ticks),
+            part.resource,
+            start,
+            sectors,
+        );
+        let slice = self.answer("slice", answer)?;
         Ok(PartitionHandle::of(slice, part.device))
     }
 
@@ -483,16 +514,13 @@ impl Instance {
         start: u64,
         len: u64,
     ) -> Result<Vec<u8>, Error> {
-        let data = self
-            .exports
-            .partition()
-            .call_read(
-                armed(&mut self.store, self.ticks),
-                part.resource,
-                start,
-                len,
-            )
-            .map_err(guest("read"))??;
+        let answer = self.exports.partition().call_read(
+            armed(&mut self.store, self.ticks),
+            part.resource,
+            start,
+            len,
+        );
+        let data = self.answer("read", answer)?;
         if u64::try_from(data.len()).ok() != Some(len) {
             return Err(Error::Guest(wasmtime::format_err!(
                 "asked for {len} bytes, the guest returned {}",
@@ -509,25 +537,22 @@ impl Instance {
         start: u64,
         data: &[u8],
     ) -> Result<(), Error> {
-        Ok(self
-            .exports
-            .partition()
-            .call_write(
-                armed(&mut self.store, self.ticks),
-                part.resource,
-                start,
-                data,
-            )
-            .map_err(guest("write"))??)
+        let answer = self.exports.partition().call_write(
+            armed(&mut self.store, self.ticks),
+            part.resource,
+            start,
+            data,
+        );
+        self.answer("write", answer)
     }
 
     /// Flushes `part`'s device.
     pub fn flush(&mut self, part: PartitionHandle) -> Result<(), Error> {
-        Ok(self
+        let answer = self
             .exports
             .partition()
-            .call_flush(armed(&mut self.store, self.ticks), part.resource)
-            .map_err(guest("flush"))??)
+            .call_flush(armed(&mut self.store, self.ticks), part.resource);
+        self.answer("flush", answer)
     }
 
     /// Discards `sectors` sectors of `part` from `start`.
@@ -537,16 +562,13 @@ impl Instance {
         start: u64,
         sectors: u64,
     ) -> Result<(), Error> {
-        Ok(self
-            .exports
-            .partition()
-            .call_discard(
-                armed(&mut self.store, self.ticks),
-                part.resource,
-                start,
-                sectors,
-            )
-            .map_err(guest("discard"))??)
+        let answer = self.exports.partition().call_discard(
+            armed(&mut self.store, self.ticks),
+            part.resource,
+            start,
+            sectors,
+        );
+        self.answer("discard", answer)
     }
 
     /// Zeroes `sectors` sectors of `part` from `start`.
@@ -556,16 +578,13 @@ impl Instance {
         start: u64,
         sectors: u64,
     ) -> Result<(), Error> {
-        Ok(self
-            .exports
-            .partition()
-            .call_write_zeroes(
-                armed(&mut self.store, self.ticks),
-                part.resource,
-                start,
-                sectors,
-            )
-            .map_err(guest("write-zeroes"))??)
+        let answer = self.exports.partition().call_write_zeroes(
+            armed(&mut self.store, self.ticks),
+            part.resource,
+            start,
+            sectors,
+        );
+        self.answer("write-zeroes", answer)
     }
 
     /// Disconnects `part` only.
@@ -604,17 +623,26 @@ impl Instance {
         start: u64,
         len: u64,
     ) -> Result<u64, Error> {
-        Ok(self
-            .exports
-            .partition()
-            .call_map(
-                armed(&mut self.store, self.ticks),
-                part.resource,
-                direction.into(),
-                start,
-                len,
-            )
-            .map_err(guest("map"))??)
+        let answer = self.exports.partition().call_map(
+            armed(&mut self.store, self.ticks),
+            part.resource,
+            direction.into(),
+            start,
+            len,
+        );
+        self.answer("map", answer)
+    }
+
+    /// The guest's `answer` to `call`: a trap is an [`Error::Guest`] that names the call, a
+    /// refusal the partition's error, with its device error as the device gave it to the host
+    /// if the guest passed that on ([`State::refusal`]).
+    fn answer<T>(
+        &mut self,
+        call: &'static str,
+        answer: wasmtime::Result<Result<T, wit::Error>>,
+    ) -> Result<T, Error> {
+        let answer = answer.map_err(guest(call))?;
+        answer.map_err(|refused| Error::Partition(self.store.data_mut().refusal(refused)))
     }
 
     /// [`Instance::map`] of a transfer of `len` bytes, or `None` for an empty one, which moves
@@ -672,6 +700,7 @@ pub(crate) fn armed(store: &mut Store<State>, ticks: u64) -> &mut Store<State> {
     let state = store.data_mut();
     state.call_started = state.clock.now();
     state.host_ticks = 0;
+    state.failed = None;
     store.set_epoch_deadline(ticks);
     store
 }
@@ -679,6 +708,23 @@ pub(crate) fn armed(store: &mut Store<State>, ticks: u64) -> &mut Store<State> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_that_is_not_a_component_is_refused_in_one_line() {
+        let module = b"\0asm\x01\0\0\0";
+        for bytes in [
+            &b"root:x:0:0:root:/root:/bin/bash\n"[..],
+            b"",
+            b"\0asm",
+            module,
+        ] {
+            let Err(error) = Runtime::from_component(bytes) else {
+                panic!("{bytes:?} loaded");
+            };
+            let message = format!("{error:#}");
+            assert!(!message.contains('\n'), "{bytes:?}: {message}");
+        }
+    }
 
     #[test]
     fn guest_imports_only_the_block_device_interface_and_its_types() {

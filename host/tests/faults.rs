@@ -14,7 +14,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use blockpart_core::faulty_device::{Faults, Log, Op};
-use blockpart_core::{DeviceError, Error as PartitionError, FaultyDevice, SectorSize};
+use blockpart_core::{
+    BlockDevice, DeviceError, Error as PartitionError, FaultyDevice, Info, SectorSize,
+};
 use blockpart_host::{Error, FileDevice, Instance, Limits, PartitionHandle, Runtime};
 use proptest::prelude::*;
 use tempfile::NamedTempFile;
@@ -248,4 +250,64 @@ fn a_slow_device_does_not_count_against_the_guests_time_limit() {
         std::fs::read(file.path()).unwrap()[3 * 512..5 * 512],
         data[..]
     );
+}
+
+/// A disk that is full: it reads, and fails every write with the system's `ENOSPC`.
+struct Full(FileDevice);
+
+impl Full {
+    fn no_space() -> DeviceError {
+        DeviceError::System {
+            errno: rustix::io::Errno::NOSPC.raw_os_error(),
+            message: "No space left on device".into(),
+        }
+    }
+}
+
+impl BlockDevice for Full {
+    fn info(&self) -> Info {
+        self.0.info()
+    }
+    fn read(&self, sector_start: u64, len: u64) -> Result<Vec<u8>, DeviceError> {
+        self.0.read(sector_start, len)
+    }
+    fn write(&self, _: u64, _: &[u8]) -> Result<(), DeviceError> {
+        Err(Self::no_space())
+    }
+    fn flush(&self) -> Result<(), DeviceError> {
+        Err(Self::no_space())
+    }
+    fn discard(&self, _: u64, _: u64) -> Result<(), DeviceError> {
+        Err(Self::no_space())
+    }
+    fn write_zeroes(&self, _: u64, _: u64) -> Result<(), DeviceError> {
+        Err(Self::no_space())
+    }
+}
+
+/// The WIT's device error carries a message, not an `errno`: a system error the guest passes
+/// back unchanged still reaches the host's caller with its `errno` (the nbdkit plugin answers
+/// it, as nbdkit's `file` plugin answers `ENOSPC`), on every path, through the guest or not.
+#[test]
+fn a_system_error_keeps_its_errno_through_the_guest() {
+    let file = NamedTempFile::new().unwrap();
+    file.as_file().set_len(DISK_SECTORS * 512).unwrap();
+    let device = FileDevice::open(file.path(), SectorSize::B512, false).unwrap();
+    let mut instance = runtime().instantiate().unwrap();
+    let whole = instance.whole(Full(device)).unwrap();
+    let results = [
+        ("write", instance.write(whole, 1, &[1; 512])),
+        ("write_list", instance.write_list(whole, 1, &[1; 512])),
+        ("write_zeroes", instance.write_zeroes(whole, 1, 2)),
+        ("discard", instance.discard(whole, 1, 2)),
+        ("flush", instance.flush(whole)),
+    ];
+    for (call, result) in results {
+        assert_eq!(device_error(result), Full::no_space(), "{call}");
+    }
+    // What the guest makes of an error that is not the device's stays the guest's.
+    assert!(matches!(
+        instance.write_zeroes(whole, DISK_SECTORS, 1),
+        Err(Error::Partition(PartitionError::OutOfBounds(_)))
+    ));
 }

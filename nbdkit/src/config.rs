@@ -106,11 +106,27 @@ fn positive(key: &'static str, value: &str, expected: &'static str) -> Result<u6
         })
 }
 
+/// `value` as a path, or the error naming `key` and `expected` if it is empty.
+fn path(key: &'static str, value: &str, expected: &'static str) -> Result<PathBuf, ConfigError> {
+    if value.is_empty() {
+        return Err(ConfigError::BadValue {
+            key,
+            value: value.to_owned(),
+            expected,
+        });
+    }
+    Ok(PathBuf::from(value))
+}
+
 impl Builder {
     /// Takes one `key=value`.
     pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
         match key {
-            "file" => once(&mut self.file, "file", PathBuf::from(value)),
+            "file" => once(
+                &mut self.file,
+                "file",
+                path("file", value, "the path of a disk image or block device")?,
+            ),
             "partition" => {
                 let n = positive("partition", value, "a table entry number, from 1")?;
                 let n = u32::try_from(n).map_err(|_| ConfigError::BadValue {
@@ -132,7 +148,11 @@ impl Builder {
                     })?;
                 once(&mut self.sector_size, "sector-size", size)
             }
-            "component" => once(&mut self.component, "component", PathBuf::from(value)),
+            "component" => once(
+                &mut self.component,
+                "component",
+                path("component", value, "the path of a component")?,
+            ),
             "time-limit" => {
                 let ms = positive("time-limit", value, "milliseconds, at least 1")?;
                 once(
@@ -233,6 +253,8 @@ mod tests {
             ("time-limit", "0"),
             ("memory-limit", "0"),
             ("memory-limit", "4097"),
+            ("file", ""),
+            ("component", ""),
         ] {
             let error = parse(&[("file", "d"), (key, value)]).unwrap_err();
             assert!(

@@ -39,9 +39,11 @@ impl From<blockpart_host::Error> for Failure {
     }
 }
 
-/// The errno for a failed call into the partitioner. nbdkit checks bounds and read-only
-/// before it calls the plugin, so the partition's own refusals mean a bug; they get the errno
-/// that says what they are all the same.
+/// The errno for a failed call into the partitioner: a device's failure its own errno, as
+/// nbdkit's `file` plugin answers (nbdkit turns it into the NBD error: `ENOSPC`, `EDQUOT` and
+/// `EFBIG` into `ENOSPC`, ...). nbdkit checks bounds and read-only before it calls the plugin,
+/// so the partition's own refusals mean a bug; they get the errno that says what they are all
+/// the same.
 pub fn errno(error: &blockpart_host::Error) -> i32 {
     use blockpart_core::Error as Refused;
     match error {
@@ -52,6 +54,9 @@ pub fn errno(error: &blockpart_host::Error) -> i32 {
             | Refused::TooLarge(_)
             | Refused::Device(DeviceError::OutOfBounds | DeviceError::Unaligned) => libc::EINVAL,
             Refused::Disconnected | Refused::Device(DeviceError::Disconnected) => libc::ESHUTDOWN,
+            // As nbdkit's `file` plugin does: the system's own errno (`ENOSPC` for a full
+            // disk, which QEMU by default stops the VM for rather than fail its guest's I/O).
+            Refused::Device(DeviceError::System { errno, .. }) => *errno,
             Refused::Device(DeviceError::Io(_)) | Refused::InvalidDevice(_) => libc::EIO,
         },
         blockpart_host::Error::Table(_) | blockpart_host::Error::Guest(_) => libc::EIO,
@@ -97,7 +102,14 @@ impl Opener {
     fn open(&self, read_only: bool) -> Result<Open, Failure> {
         let file = &self.settings.file;
         let sector_size = self.settings.sector_size;
-        let device = match FileDevice::open(file, sector_size, read_only) {
+        // A partition lies within the file's whole sectors: a partial one at the end, which no
+        // partition holds, is left out, as nbdkit's partition filter leaves it out.
+        let open_file = if self.settings.partition.is_some() {
+            FileDevice::open_whole_sectors
+        } else {
+            FileDevice::open
+        };
+        let device = match open_file(file, sector_size, read_only) {
             // As nbdkit's file plugin does: a file this user cannot write is served read-only.
             Err(OpenError::Io { source, .. })
                 if !read_only
@@ -106,11 +118,11 @@ impl Opener {
                         ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem
                     ) =>
             {
-                FileDevice::open(file, sector_size, true)
+                open_file(file, sector_size, true)
             }
             other => other,
         }
-        .map_err(|error| Failure::io(error.to_string()))?;
+        .map_err(|error| Failure::io(with_sources(&error)))?;
         let mut instance = self
             .runtime
             .instantiate()
@@ -209,7 +221,7 @@ impl Served {
             let open = self.opener.open(self.read_only)?;
             if open.info != self.info {
                 return Err(Failure::io(format!(
-                    "the partition changed: {:?} after a fresh instance, {:?} before",
+                    "the partition changed: {} after a fresh instance, {} before",
                     open.info, self.info
                 )));
             }
@@ -350,6 +362,18 @@ impl Served {
     pub fn flush(&self) -> Result<(), Failure> {
         self.with(|instance, part| instance.flush(part))
     }
+}
+
+/// `error` and what caused it, on one line: `cannot open disk.img: No such file or directory`.
+fn with_sources(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        message.push_str(": ");
+        message.push_str(&error.to_string());
+        cause = error.source();
+    }
+    message
 }
 
 /// A broken invariant of this plugin, as an error of the request rather than a panic.

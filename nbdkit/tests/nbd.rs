@@ -35,10 +35,11 @@ const NBDSH: &str = "nbdsh";
 /// qemu-img, for the tests that write with it.
 const QEMU_IMG: &str = "qemu-img";
 
-/// Whether nbdkit, nbdcopy, nbdinfo and the programs `also` names are installed: if not, the
-/// test skips with a note, or fails under CI (`blockpart_test_tools::installed`).
+/// Whether nbdkit, nbdcopy, nbdinfo, sh (which starts the server) and the programs `also`
+/// names are installed: if not, the test skips with a note, or fails under CI
+/// (`blockpart_test_tools::installed`).
 fn tools(also: &[&str]) -> bool {
-    ["nbdkit", "nbdcopy", "nbdinfo"]
+    ["nbdkit", "nbdcopy", "nbdinfo", "sh"]
         .iter()
         .chain(also)
         .filter(|program| installed(program).is_none())
@@ -59,11 +60,15 @@ impl Server {
         Self::start_plugin(flags, &[plugin().to_str().unwrap()], args)
     }
 
+    /// `nbdkit [flags] plugin args`, run by `sh` with `SIGXFSZ` ignored: a write past the
+    /// file size limit ([`Server::limit_file_size`]) then fails with `EFBIG` instead of
+    /// killing the server.
     fn start_plugin(flags: &[&str], plugin: &[&str], args: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("sock");
         let log = std::fs::File::create(dir.path().join("log")).unwrap();
-        let child = Command::new("nbdkit")
+        let child = Command::new(installed("sh").unwrap())
+            .args(["-c", "trap '' XFSZ; exec nbdkit \"$@\"", "sh"])
             .args(["-f", "--exit-with-parent", "-U"])
             .arg(&socket)
             .args(flags)
@@ -107,6 +112,17 @@ impl Server {
             self.log()
         );
         String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Makes a write past byte `bytes` of any file fail in the server, with `EFBIG` (its
+    /// `RLIMIT_FSIZE`).
+    fn limit_file_size(&self, bytes: u64) {
+        let pid = rustix::process::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
+        let limit = rustix::process::Rlimit {
+            current: Some(bytes),
+            maximum: Some(bytes),
+        };
+        rustix::process::prlimit(pid, rustix::process::Resource::Fsize, limit).unwrap();
     }
 
     fn alive(&mut self) -> bool {
@@ -396,14 +412,20 @@ fn bad_configurations_stop_nbdkit_at_start_up_with_the_reason() {
         blockpart_conformance::fixture("gpt-both-corrupt").unwrap(),
     )
     .unwrap();
-    let plugin = plugin();
+    let text = dir.path().join("text.wasm");
+    std::fs::write(&text, "not\na\ncomponent\n").unwrap();
+    let text = format!("component={}", text.display());
     let cases: &[(&[&str], &str)] = &[
         (&[disk, "partition=9"], "no partition 9"),
         (&[disk, "partition=zero"], "partition=\"zero\""),
         (&[disk, "sector-size=1000"], "sector-size=\"1000\""),
         (&[disk, "colour=blue"], "unknown parameter \"colour\""),
         (&["partition=1"], "no disk"),
-        (&["/nonexistent/disk.img"], "/nonexistent/disk.img"),
+        (&["file="], "file=\"\": expected the path of a disk image"),
+        (
+            &["/nonexistent/disk.img"],
+            "cannot open /nonexistent/disk.img: No such file or directory",
+        ),
         (
             &[corrupt.to_str().unwrap(), "partition=1"],
             "opening partition 1",
@@ -412,17 +434,104 @@ fn bad_configurations_stop_nbdkit_at_start_up_with_the_reason() {
             &[disk, "component=/nonexistent.wasm"],
             "component=/nonexistent.wasm",
         ),
+        (&[disk, &text], "not a WebAssembly component"),
+        (
+            &[disk, "memory-limit=1"],
+            "the memory limit of 1 MiB is below the 1088 KiB the component needs to start",
+        ),
     ];
     for (args, message) in cases {
-        let out = Command::new("timeout")
-            .args(["60", "nbdkit", "-U", "-"])
-            .arg(&plugin)
-            .args(*args)
-            .args(["--run", "true"])
-            .output()
-            .unwrap();
-        assert!(!out.status.success(), "{args:?} started");
-        assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+        let said = refused_at_start_up(args);
+        assert!(said.contains(message), "{args:?}: {said}");
+        assert_eq!(said.lines().count(), 1, "{args:?}: {said}");
+    }
+}
+
+/// What nbdkit prints when the plugin, given `args`, stops it at start-up.
+fn refused_at_start_up(args: &[&str]) -> String {
+    let out = Command::new("timeout")
+        .args(["60", "nbdkit", "-U", "-"])
+        .arg(plugin())
+        .args(args)
+        .args(["--run", "true"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{args:?} started");
+    stderr(&out)
+}
+
+/// A disk whose size is not whole sectors: each partition is served as nbdkit's partition
+/// filter serves it (the partial sector at the end lies outside every partition). The whole
+/// disk, which cannot be served in sectors, is refused at start-up.
+#[test]
+fn the_partitions_of_a_disk_with_a_partial_last_sector_are_served() {
+    if !tools(&[]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut bytes, entries) = disk(dir.path(), "mbr-primaries", SectorSize::B512);
+    bytes.extend_from_slice(&[0xAB; 100]);
+    std::fs::write(&path, &bytes).unwrap();
+    let disk = path.to_str().unwrap();
+    for (number, start, len) in entries {
+        let partition = format!("partition={number}");
+        let ours = Server::start(&["-r"], &[disk, &partition]);
+        let theirs = Server::start_plugin(
+            &["-r", "--filter=partition"],
+            &["file", disk],
+            &[&partition],
+        );
+        assert_eq!(json_size(&ours.uri()), len as u64, "partition {number}");
+        assert_eq!(json_size(&theirs.uri()), len as u64, "partition {number}");
+        let out = dir.path().join("ours");
+        let copy = client("nbdcopy", &[&ours.uri(), out.to_str().unwrap()]);
+        assert!(copy.status.success(), "{}", stderr(&copy));
+        assert!(
+            file_of(&out) == bytes[start..start + len],
+            "partition {number}"
+        );
+    }
+    let said = refused_at_start_up(&[disk]);
+    assert!(
+        said.contains("not a whole number of 512-byte sectors"),
+        "{said}"
+    );
+}
+
+/// A write the system fails is answered with the system's errno, as nbdkit's `file` plugin
+/// answers it: past the server's file size limit (`RLIMIT_FSIZE`) `pwrite` fails with `EFBIG`,
+/// which nbdkit sends as `ENOSPC`, the error for a full disk (QEMU stops a VM on it by
+/// default, rather than fail its guest's I/O as for `EIO`).
+#[test]
+fn a_write_the_system_refuses_gets_its_errno_as_the_file_plugin_gives_it() {
+    if !tools(&[NBDSH]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("disk.img");
+    std::fs::File::create(&path)
+        .unwrap()
+        .set_len(4 << 20)
+        .unwrap();
+    let disk = path.to_str().unwrap();
+    let script = "import nbd\n\
+                  for what, at, n in [('below', 0, 512), ('whole', 2 << 20, 1024),\n\
+                  \x20                   ('partial', (2 << 20) + 10, 100)]:\n\
+                  \x20   try:\n\
+                  \x20       h.pwrite(b'x' * n, at)\n\
+                  \x20       print(what, 'written')\n\
+                  \x20   except nbd.Error as e:\n\
+                  \x20       print(what, e.errno)\n";
+    let plugin = plugin();
+    for server in [&[plugin.to_str().unwrap(), disk][..], &["file", disk]] {
+        let server = Server::start_plugin(&[], server, &[]);
+        server.limit_file_size(1 << 20);
+        assert_eq!(
+            server.nbdsh(script),
+            "below written\nwhole ENOSPC\npartial ENOSPC\n",
+            "{}",
+            server.log()
+        );
     }
 }
 

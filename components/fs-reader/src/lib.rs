@@ -17,6 +17,7 @@ use blockpart_fs::{Aligned, FileKind, FsKind, IoError, Sectors};
 wit_bindgen::generate!({ path: "wit", world: "reader", generate_all });
 
 use blockpart::partition::partition::Partition;
+use blockpart::partition::types as partition;
 use exports::blockpart_fs::reader::filesystem as wit;
 
 struct Component;
@@ -48,7 +49,7 @@ impl Sectors for PartitionSectors {
         let data = self
             .part
             .read(start, len)
-            .map_err(|e| IoError::Device(format!("reading sector {start}: {e:?}")))?;
+            .map_err(|e| IoError::Device(format!("reading sector {start}: {}", refusal(e))))?;
         if data.len() != buf.len() {
             return Err(IoError::Device(format!(
                 "the partition returned {} bytes for {len}",
@@ -142,5 +143,30 @@ fn error(error: blockpart_fs::Error) -> wit::Error {
         E::Damaged(why) => wit::Error::Damaged(why),
         // Whatever a later version of the crate adds.
         other => wit::Error::Damaged(other.to_string()),
+    }
+}
+
+/// The partition's refusal of a read, as `blockpart-core` words it: the one place the WIT's
+/// error becomes the crate's, for its message.
+fn refusal(error: partition::Error) -> blockpart_core::Error {
+    use blockpart_core::{DeviceError, Error, OutOfBounds};
+    match error {
+        partition::Error::OutOfBounds(access) => Error::OutOfBounds(OutOfBounds {
+            sector_start: access.sector_start,
+            sectors: access.sectors,
+            size_sectors: access.size_sectors,
+        }),
+        partition::Error::Unaligned(len) => Error::Unaligned(len),
+        partition::Error::TooLarge(len) => Error::TooLarge(len),
+        partition::Error::Disconnected => Error::Disconnected,
+        partition::Error::IsReadOnly => Error::ReadOnly,
+        partition::Error::Device(device) => Error::Device(match device {
+            partition::DeviceError::Disconnected => DeviceError::Disconnected,
+            partition::DeviceError::IsReadOnly => DeviceError::ReadOnly,
+            partition::DeviceError::OutOfBounds => DeviceError::OutOfBounds,
+            partition::DeviceError::Unaligned => DeviceError::Unaligned,
+            partition::DeviceError::Io(message) => DeviceError::Io(message),
+        }),
+        partition::Error::InvalidDevice(message) => Error::InvalidDevice(message),
     }
 }

@@ -67,7 +67,9 @@ fn wit(error: core::DeviceError) -> DeviceError {
         core::DeviceError::ReadOnly => DeviceError::IsReadOnly,
         core::DeviceError::OutOfBounds => DeviceError::OutOfBounds,
         core::DeviceError::Unaligned => DeviceError::Unaligned,
-        core::DeviceError::Io(message) => DeviceError::Io(message),
+        core::DeviceError::Io(message) | core::DeviceError::System { message, .. } => {
+            DeviceError::Io(message)
+        }
     }
 }
 

@@ -42,7 +42,7 @@ impl From<DeviceError> for wit::DeviceError {
             DeviceError::ReadOnly => Self::IsReadOnly,
             DeviceError::OutOfBounds => Self::OutOfBounds,
             DeviceError::Unaligned => Self::Unaligned,
-            DeviceError::Io(message) => Self::Io(message),
+            DeviceError::Io(message) | DeviceError::System { message, .. } => Self::Io(message),
         }
     }
 }

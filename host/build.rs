@@ -1,13 +1,13 @@
-//! Builds the partitioner component from `guest/` and publishes its path as
-//! `BLOCKPART_GUEST_COMPONENT`, for `include_bytes!`. The components only tests use are built
-//! by the test artifacts crate (`artifacts/`), not here. With the `fs` feature, also the
+//! Builds the partitioner component from `components/partitioner/` and publishes its path as
+//! `BLOCKPART_PARTITIONER_COMPONENT`, for `include_bytes!`. The components only tests use are built
+//! by the test artifacts crate (`test-programs/artifacts/`), not here. With the `fs` feature, also the
 //! filesystem reader, composed on the partitioner: `BLOCKPART_READER_COMPONENT`.
 
 use anyhow::Result;
-use blockpart_guest_build::{build_components, locked_version, workspace};
+use blockpart_component_build::{build_components, locked_version, workspace};
 
 fn main() -> Result<()> {
-    let mut components = vec![("blockpart-guest", "BLOCKPART_GUEST_COMPONENT")];
+    let mut components = vec![("blockpart-partitioner", "BLOCKPART_PARTITIONER_COMPONENT")];
     if cfg!(feature = "fs") {
         components.push(("blockpart-fs-reader", "BLOCKPART_FS_READER_COMPONENT"));
     }
@@ -33,8 +33,10 @@ fn compose_reader(built: &[std::path::PathBuf]) -> Result<()> {
     let read = |path: &std::path::Path| {
         std::fs::read(path).with_context(|| format!("reading {}", path.display()))
     };
-    let composed =
-        blockpart_guest_build::compose::reader_on_partitioner(read(partitioner)?, read(reader)?)?;
+    let composed = blockpart_component_build::compose::reader_on_partitioner(
+        read(partitioner)?,
+        read(reader)?,
+    )?;
     let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").context("no OUT_DIR")?)
         .join("reader-on-partitioner.wasm");
     std::fs::write(&out, composed).with_context(|| format!("writing {}", out.display()))?;

@@ -21,7 +21,7 @@ use blockpart_cli::bench::{
     Measurement, Op, Pattern, Positions, REQUEST_SIZES, Target, Via, report,
 };
 use blockpart_core::SectorSize;
-use blockpart_host::{FileDevice, GUEST_COMPONENT, Runtime};
+use blockpart_host::{FileDevice, PARTITIONER_COMPONENT, Runtime};
 use criterion::{Criterion, Throughput};
 
 const DISK_BYTES: u64 = 64 << 20;
@@ -104,9 +104,9 @@ fn start(c: &mut Criterion) {
     let mut group = c.benchmark_group("start");
     group.sample_size(10);
     group.bench_function("compile", |b| b.iter(|| Runtime::new().unwrap()));
-    Runtime::cached(GUEST_COMPONENT).unwrap();
+    Runtime::cached(PARTITIONER_COMPONENT).unwrap();
     group.bench_function("load-cached", |b| {
-        b.iter(|| Runtime::cached(GUEST_COMPONENT).unwrap())
+        b.iter(|| Runtime::cached(PARTITIONER_COMPONENT).unwrap())
     });
     let runtime = Runtime::new().unwrap();
     group.bench_function("instantiate-and-first-read", |b| {

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use blockpart_core::SectorSize;
-use blockpart_host::{FileDevice, GUEST_COMPONENT, Instance, Limits, PartitionHandle, Runtime};
+use blockpart_host::{
+    FileDevice, Instance, Limits, PARTITIONER_COMPONENT, PartitionHandle, Runtime,
+};
 use clap::Args;
 use rustix::fs::{FlockOperation, OFlags, flock};
 use rustix::io::Errno;
@@ -193,7 +195,7 @@ pub fn sector_size_hint(disk: &DiskArgs, limits: Limits) -> String {
 /// be set up and is safe to load from (compiling takes tens of milliseconds; loading, about
 /// one). When it cannot be used, says why on standard error and compiles.
 pub fn runtime(limits: Limits) -> Result<Runtime> {
-    let runtime = match Runtime::cached(GUEST_COMPONENT) {
+    let runtime = match Runtime::cached(PARTITIONER_COMPONENT) {
         Ok(runtime) => runtime,
         Err(why) => {
             let _ = writeln!(io::stderr(), "blockpart: warning: {why:#}");

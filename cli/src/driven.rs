@@ -3,7 +3,7 @@
 //!
 //! # The protocol
 //!
-//! This is the one description of it; a driver (`host/node/driver.js`) follows it.
+//! This is the one description of it; a driver (`node/driver.js`) follows it.
 //!
 //! The suite starts the driver's command line (split at whitespace) and talks JSON lines over
 //! its standard input and output: one request per line, then one reply per line, in order. The

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use blockpart_core::SectorSize;
-use blockpart_host::{GUEST_COMPONENT, Limits};
+use blockpart_host::{Limits, PARTITIONER_COMPONENT};
 use clap::{Parser, Subcommand};
 
 use args::{DiskArgs, LimitArgs, Range, sector_size};
@@ -45,7 +45,7 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         component: Option<PathBuf>,
         /// Runs the suite in a host in another language, through its conformance driver: the
-        /// command line "CMD ARGS..." (split at whitespace), such as "node host/node/driver.js".
+        /// command line "CMD ARGS..." (split at whitespace), such as "node node/driver.js".
         /// Adds the device contract on the host's own devices.
         #[arg(long, value_name = "CMD ARGS...", conflicts_with = "component")]
         host: Option<String>,
@@ -212,10 +212,10 @@ fn run(command: Command, limits: Limits) -> Result<ExitCode> {
             bench::run(&disk, &options, &out)?;
         }
         Command::Component { output } if output.as_os_str() == "-" => io::stdout()
-            .write_all(GUEST_COMPONENT)
+            .write_all(PARTITIONER_COMPONENT)
             .and_then(|()| io::stdout().flush())
             .context("writing the component to standard output")?,
-        Command::Component { output } => std::fs::write(&output, GUEST_COMPONENT)
+        Command::Component { output } => std::fs::write(&output, PARTITIONER_COMPONENT)
             .with_context(|| format!("writing {}", output.display()))?,
     }
     Ok(ExitCode::SUCCESS)

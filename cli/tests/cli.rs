@@ -76,7 +76,7 @@ fn succeeds(output: &Output) {
     );
 }
 
-/// The sfdisk fixture `name` (`tests/fixtures/tables`) as `name.img` in `dir`: its path and
+/// The sfdisk fixture `name` (`conformance/fixtures/tables`) as `name.img` in `dir`: its path and
 /// bytes.
 fn fixture(dir: &TempDir, name: &str) -> (String, Vec<u8>) {
     let bytes = blockpart_conformance::fixture(name).unwrap();
@@ -279,7 +279,7 @@ fn component_command_writes_the_embedded_guest() {
     assert!(out.status.success());
     assert_eq!(
         std::fs::read(&path).unwrap(),
-        blockpart_host::GUEST_COMPONENT
+        blockpart_host::PARTITIONER_COMPONENT
     );
 }
 
@@ -287,7 +287,7 @@ fn component_command_writes_the_embedded_guest() {
 fn conformance_command_runs_against_a_given_component() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("partitioner.wasm");
-    std::fs::write(&path, blockpart_host::GUEST_COMPONENT).unwrap();
+    std::fs::write(&path, blockpart_host::PARTITIONER_COMPONENT).unwrap();
     let out = blockpart(&["conformance", "--component", path.to_str().unwrap()], b"");
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(out.status.success(), "{text}");

@@ -13,9 +13,6 @@
     reason = "test code, with small known numbers"
 )]
 
-#[path = "../../fs/tests/support/mod.rs"]
-mod support;
-
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
@@ -23,9 +20,10 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{
-    Kind, Node, Random, Tree, assert_same_tree, expected_tree, installed, make_image,
-    make_image_sized, make_tree, tools_installed,
+use blockpart_test_tools::installed;
+use blockpart_test_tools::trees::{
+    Kind, Node, Random, Tree, assert_same_tree, expected_tree, make_image, make_image_sized,
+    make_tree, tools_installed,
 };
 
 /// Longest any one command may take here, even on a damaged filesystem: the component's time

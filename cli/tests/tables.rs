@@ -1,4 +1,4 @@
-//! Partition tables made by sfdisk (`tests/fixtures/tables`, see its `make.sh`), read through
+//! Partition tables made by sfdisk (`conformance/fixtures/tables`, see its `make.sh`), read through
 //! the partitioner component: `blockpart list --json` must say what `sfdisk --json` said, and
 //! each partition must reach exactly its own sectors of the image.
 
@@ -31,7 +31,7 @@ const READ: [(&str, u32); 8] = [
 ];
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/tables")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/fixtures/tables")
 }
 
 /// The fixture `name`, unpacked as `name.img` in a fresh directory.

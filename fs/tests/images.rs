@@ -12,13 +12,11 @@
     reason = "tests: small known numbers, and a panic is a failure"
 )]
 
-mod support;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use blockpart_fs::{Aligned, Error, FileKind, Filesystem, IoError, MAX_READ, Sectors};
-use support::{
+use blockpart_test_tools::trees::{
     Kind, Node, Random, Tree, assert_same_tree, expected_tree, make_image, make_tree,
     tools_installed,
 };
@@ -306,7 +304,7 @@ fn fuzz_regressions_give_answers_or_errors() {
 /// them, not as ext4-view prints its bit flags (`IncompatibleFeatures(0x20000)`).
 #[test]
 fn an_ext_feature_the_reader_lacks_is_named() {
-    let Some(mke2fs) = support::installed("mke2fs") else {
+    let Some(mke2fs) = blockpart_test_tools::installed("mke2fs") else {
         return;
     };
     for (features, named) in [

@@ -31,7 +31,12 @@ pub use blockpart_core::faulty_device::{self, FaultyDevice};
 pub use cache::UntrustedCache;
 pub use file_device::{FileDevice, OpenError};
 pub use limits::{Limits, TICK};
-pub use runtime::{GUEST_COMPONENT, Instance, PartitionHandle, Runtime};
+#[allow(
+    deprecated,
+    reason = "re-exported for embedders that still use the old name"
+)]
+pub use runtime::GUEST_COMPONENT;
+pub use runtime::{Instance, PARTITIONER_COMPONENT, PartitionHandle, Runtime};
 // The filesystem reader composed on the partitioner, with the `fs` feature.
 #[cfg(feature = "fs")]
 pub use reader::{

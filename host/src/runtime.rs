@@ -31,8 +31,12 @@ use bindings::blockpart::partition::types as wit;
 use bindings::exports::blockpart::partition::{partition, partition_table};
 use bindings::{Partitioner, PartitionerPre};
 
-/// The built-in partitioner component, as built from `guest/` by `build.rs`.
-pub const GUEST_COMPONENT: &[u8] = include_bytes!(env!("BLOCKPART_GUEST_COMPONENT"));
+/// The built-in partitioner component, as built from `components/partitioner/` by `build.rs`.
+pub const PARTITIONER_COMPONENT: &[u8] = include_bytes!(env!("BLOCKPART_PARTITIONER_COMPONENT"));
+
+/// The built-in partitioner component, under its name before 0.2.0.
+#[deprecated(since = "0.2.0", note = "renamed `PARTITIONER_COMPONENT`")]
+pub const GUEST_COMPONENT: &[u8] = PARTITIONER_COMPONENT;
 
 /// A device handed to a guest: its key in [`State::devices`], where the host keeps it.
 pub struct Device(DeviceId);
@@ -54,7 +58,7 @@ pub struct Runtime {
 impl Runtime {
     /// The built-in partitioner.
     pub fn new() -> wasmtime::Result<Self> {
-        Self::from_component(GUEST_COMPONENT)
+        Self::from_component(PARTITIONER_COMPONENT)
     }
 
     /// Any component of the `partitioner` world, as the bytes of a binary component.
@@ -729,7 +733,7 @@ mod tests {
     #[test]
     fn guest_imports_only_the_block_device_interface_and_its_types() {
         let engine = Engine::default();
-        let component = Component::new(&engine, GUEST_COMPONENT).unwrap();
+        let component = Component::new(&engine, PARTITIONER_COMPONENT).unwrap();
         let imports: Vec<String> = component
             .component_type()
             .imports(&engine)

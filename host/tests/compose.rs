@@ -10,7 +10,7 @@
     missing_docs
 )]
 
-use blockpart_host::GUEST_COMPONENT;
+use blockpart_host::PARTITIONER_COMPONENT;
 use wac_graph::types::Package;
 use wac_graph::{CompositionGraph, EncodeOptions};
 use wasmtime::component::{Component, Linker};
@@ -18,7 +18,7 @@ use wasmtime::{Engine, Store};
 
 // The consumer's own WIT, with the contract and the provider's package in its `deps/`.
 wasmtime::component::bindgen!({
-    path: "../components/split-check/wit",
+    path: "../test-programs/split-check/wit",
     world: "split-checker",
 });
 
@@ -47,7 +47,7 @@ fn compose() -> Vec<u8> {
         "blockpart-examples:ram-disk",
         read(blockpart_test_artifacts::RAM_DISK_COMPONENT),
     );
-    let partitioner = register("blockpart:partitioner", GUEST_COMPONENT.to_vec());
+    let partitioner = register("blockpart:partitioner", PARTITIONER_COMPONENT.to_vec());
     let checker = register(
         "blockpart-examples:split-check",
         read(blockpart_test_artifacts::SPLIT_CHECK_COMPONENT),

@@ -1,4 +1,4 @@
-//! A guest that misbehaves on purpose (`hostile/`): every misbehaviour must come back as an
+//! A guest that misbehaves on purpose (`test-programs/hostile/`): every misbehaviour must come back as an
 //! error for that call, never a panic or a hang of the host, and a fresh instance must work.
 //! A guest that goes around its partition and calls the device out of bounds, or maps a
 //! request there, is refused by the device, and no byte of the file changes. And the memory

@@ -8,6 +8,8 @@
 
 use std::path::PathBuf;
 
+pub mod trees;
+
 /// `.ci/tools`: a program and its Debian package a line; `#` starts a comment.
 const TOOLS: &str = include_str!("../../.ci/tools");
 

@@ -6,6 +6,8 @@
 //! case is about a CRC32, with both CRC32s recomputed where only a bound should catch it. The
 //! model reads no tables: these cases run on implementations only.
 
+use blockpart_core::EXTENDED_TYPES;
+
 use crate::sfdisk::{IMAGES, Image, Outcome};
 use crate::{
     Backend, Disk, DiskSpec, Entry, Info, Label, Part, PartitionType, Table, TableError, caught,
@@ -114,7 +116,7 @@ fn mbr(image: &Image) -> bool {
 
 fn mbr_with_two_data_entries(image: &Image) -> bool {
     let data = |entry: &&Entry| match entry.partition_type {
-        PartitionType::Mbr(kind) => !EXTENDED.contains(&kind),
+        PartitionType::Mbr(kind) => !EXTENDED_TYPES.contains(&kind),
         PartitionType::Gpt(_) => false,
     };
     mbr(image) && image.expected().entries.iter().filter(data).count() >= 2
@@ -341,8 +343,6 @@ impl Gpt {
 
 // An MBR and its chain of extended boot records, in the bytes of a disk.
 
-const EXTENDED: [u8; 3] = [0x05, 0x0F, 0x85];
-
 struct Mbr {
     bytes: Vec<u8>,
     sector_size: usize,
@@ -407,7 +407,7 @@ impl Mbr {
         self.primaries()
             .into_iter()
             .map(|(_, slot)| slot)
-            .find(|slot| EXTENDED.contains(&self.kind(*slot)))
+            .find(|slot| EXTENDED_TYPES.contains(&self.kind(*slot)))
     }
 
     /// The sectors of the extended boot records, along their chain (as sfdisk wrote it: each
@@ -436,7 +436,7 @@ impl Mbr {
         let primaries = self
             .primaries()
             .into_iter()
-            .filter(|(_, slot)| !EXTENDED.contains(&self.kind(*slot)));
+            .filter(|(_, slot)| !EXTENDED_TYPES.contains(&self.kind(*slot)));
         let logicals = self.ebrs().into_iter().zip(5..).map(|(ebr, number)| {
             let slot = Slot {
                 at: self.slot_at(ebr, 0),
@@ -774,7 +774,7 @@ fn open_of_every_entry_lands_at_its_offset_and_nowhere_else(backend: &dyn Backen
         );
         // An extended partition opens as Linux shows it, its first 1 KiB (or sector), but
         // never as far as the first logical inside it.
-        let extended = matches!(entry.partition_type, PartitionType::Mbr(0x05 | 0x0f | 0x85));
+        let extended = entry.partition_type.is_extended();
         let first_logical = table
             .entries
             .iter()

@@ -31,5 +31,7 @@ pub use geometry::Geometry;
 pub use mem_device::MemDevice;
 pub use partition::{Direction, MAX_TRANSFER_BYTES, Partition};
 pub use sector_size::SectorSize;
-pub use table::{Entry, Label, MAX_ENTRIES, MAX_NAME_BYTES, PartitionType, Table, TableError};
+pub use table::{
+    EXTENDED_TYPES, Entry, Label, MAX_ENTRIES, MAX_NAME_BYTES, PartitionType, Table, TableError,
+};
 pub use uuid::Uuid;

@@ -86,11 +86,15 @@ pub enum PartitionType {
     Gpt(Uuid),
 }
 
+/// The MBR types of an extended partition, the container of the logical partitions: 0x05
+/// (DOS, CHS addressed), 0x0F (Windows, LBA addressed) and 0x85 (Linux), as Linux and sfdisk
+/// take them.
+pub const EXTENDED_TYPES: [u8; 3] = [0x05, 0x0F, 0x85];
+
 impl PartitionType {
-    /// Whether this is an MBR extended partition (0x05, 0x0F or 0x85): the container of the
-    /// logical partitions.
+    /// Whether this is an MBR extended partition (one of [`EXTENDED_TYPES`]).
     pub fn is_extended(self) -> bool {
-        matches!(self, Self::Mbr(0x05 | 0x0F | 0x85))
+        matches!(self, Self::Mbr(kind) if EXTENDED_TYPES.contains(&kind))
     }
 }
 

@@ -13,7 +13,8 @@
 use std::io::Cursor;
 
 use blockpart_core::{
-    Entry, Label, MemDevice, Partition, PartitionType, SectorSize, Table, TableError, Uuid,
+    EXTENDED_TYPES, Entry, Label, MemDevice, Partition, PartitionType, SectorSize, Table,
+    TableError, Uuid,
 };
 use gpt::partition_types::{self, OperatingSystem};
 use proptest::prelude::*;
@@ -66,7 +67,7 @@ fn mbr_entry(boot: bool, sys: u8, start: u64, sectors: u64) -> mbrman::MBRPartit
 /// An MBR type that is neither empty, extended nor protective.
 fn data_type() -> impl Strategy<Value = u8> {
     any::<u8>().prop_filter("a data partition type", |sys| {
-        !matches!(sys, 0x00 | 0x05 | 0x0F | 0x85 | 0xEE)
+        !matches!(sys, 0x00 | 0xEE) && !EXTENDED_TYPES.contains(&sys)
     })
 }
 

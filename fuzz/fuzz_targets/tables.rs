@@ -7,7 +7,7 @@
 
 #![no_main]
 
-use blockpart_core::{Label, MemDevice, Partition, PartitionType, SectorSize, Table};
+use blockpart_core::{Label, MemDevice, Partition, SectorSize, Table};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {
@@ -61,9 +61,8 @@ fuzz_target!(|input: &[u8]| {
     );
 
     // Entries are disjoint, except MBR logical partitions inside their extended partition.
-    let extended = |entry: &blockpart_core::Entry| {
-        matches!(entry.partition_type, PartitionType::Mbr(0x05 | 0x0F | 0x85)) && entry.number <= 4
-    };
+    let extended =
+        |entry: &blockpart_core::Entry| entry.partition_type.is_extended() && entry.number <= 4;
     for a in &table.entries {
         for b in &table.entries {
             let overlap = a.number < b.number

@@ -1,7 +1,9 @@
 //! DOS master boot records: four primary entries, and logical partitions found by walking the
 //! chain of extended boot records (EBRs) inside an extended partition.
 
-use super::{Claim, Entry, Fields, Owner, PartitionType, Sectors, TableError, disjoint};
+use super::{
+    Claim, EXTENDED_TYPES, Entry, Fields, Owner, PartitionType, Sectors, TableError, disjoint,
+};
 use crate::BlockDevice;
 
 /// What sector 0 holds.
@@ -52,7 +54,7 @@ impl Slot {
     }
 
     fn is_extended(self) -> bool {
-        matches!(self.kind, 0x05 | 0x0F | 0x85)
+        EXTENDED_TYPES.contains(&self.kind)
     }
 
     /// The entry this slot describes, `start` sectors from `base`.

@@ -392,8 +392,8 @@ fn flipped_metadata_bytes_give_errors_never_a_panic_or_a_hang() {
             let region = if kind.is_fat() { 256 << 10 } else { 1 << 20 };
             let mut random = Random::new(seed * 31 + kind.size_bytes());
             for _ in 0..16 {
-                let at = (random.next() % region) as usize;
-                bytes[at] ^= 1 << (random.next() % 8);
+                let at = (random.next_u64() % region) as usize;
+                bytes[at] ^= 1 << (random.next_u64() % 8);
             }
             fs::write(image, bytes).unwrap();
         };
@@ -516,7 +516,7 @@ fn a_partition_with_no_filesystem_is_unsupported() {
 fn get_streams_a_file_larger_than_the_memory_limit() {
     let mut random = Random::new(3);
     let content: Vec<u8> = (0..(64 << 20) / 8)
-        .flat_map(|_| random.next().to_le_bytes())
+        .flat_map(|_| random.next_u64().to_le_bytes())
         .collect();
     let Some((_dir, image)) = ext4_of(80 << 20, |tree| {
         fs::write(tree.join("huge"), &content).unwrap();

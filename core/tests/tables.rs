@@ -67,7 +67,7 @@ fn mbr_entry(boot: bool, sys: u8, start: u64, sectors: u64) -> mbrman::MBRPartit
 /// An MBR type that is neither empty, extended nor protective.
 fn data_type() -> impl Strategy<Value = u8> {
     any::<u8>().prop_filter("a data partition type", |sys| {
-        !matches!(sys, 0x00 | 0xEE) && !EXTENDED_TYPES.contains(&sys)
+        !matches!(sys, 0x00 | 0xEE) && !EXTENDED_TYPES.contains(sys)
     })
 }
 

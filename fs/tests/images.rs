@@ -199,8 +199,8 @@ fn damaged_images_give_errors_never_a_panic_or_a_hang() {
         for _ in 0..30 {
             let mut damaged = bytes.clone();
             for _ in 0..8 {
-                let at = (random.next() % region) as usize;
-                damaged[at] ^= 1 << (random.next() % 8);
+                let at = (random.next_u64() % region) as usize;
+                damaged[at] ^= 1 << (random.next_u64() % 8);
             }
             let started = Instant::now();
             match Filesystem::open(damaged).and_then(|mut fs| walk(&mut fs, false)) {

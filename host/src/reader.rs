@@ -3,17 +3,14 @@
 //! store and devices are the partitioner's (`runtime/`), and it opens its partition as an
 //! [`Instance`] does; only the filesystem calls are its own.
 
-use std::path::Path;
-
 use blockpart_core::BlockDevice;
 pub use blockpart_fs::{DirEntry, FileKind, FsKind, Metadata};
 use wasmtime::Store;
 use wasmtime::component::{self, InstancePre, ResourceAny};
 
 use crate::Instance;
-use crate::limits::Limits;
 use crate::runtime::bindings::{Partitioner, PartitionerIndices};
-use crate::runtime::{Compiled, Exports, State};
+use crate::runtime::{Compiled, Exports, State, constructors};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -156,31 +153,22 @@ impl Exports for ReaderExports {
 pub struct ReaderRuntime(Compiled<ReaderExports>);
 
 impl ReaderRuntime {
-    /// The built-in composition.
-    pub fn new() -> wasmtime::Result<Self> {
-        Self::from_component(READER_COMPONENT)
-    }
+    constructors! {
+        /// The built-in composition.
+        new = READER_COMPONENT;
 
-    /// Any component of the `reader-on-partitioner` world.
-    pub fn from_component(bytes: &[u8]) -> wasmtime::Result<Self> {
-        Compiled::from_component(bytes).map(Self)
-    }
+        /// Any component of the `reader-on-partitioner` world.
+        from_component;
 
-    /// Like [`ReaderRuntime::from_component`], with compiled code kept in wasmtime's cache
-    /// directory, under the same rules as [`Runtime::cached`](crate::Runtime::cached).
-    pub fn cached(bytes: &[u8]) -> wasmtime::Result<Self> {
-        Compiled::cached(bytes).map(Self)
-    }
+        /// Like [`ReaderRuntime::from_component`], with compiled code kept in wasmtime's cache
+        /// directory, under the same rules as [`Runtime::cached`](crate::Runtime::cached).
+        cached;
 
-    /// Like [`ReaderRuntime::cached`], with the cache in `dir` (an absolute path).
-    pub fn cached_in(dir: &Path, bytes: &[u8]) -> wasmtime::Result<Self> {
-        Compiled::cached_in(dir, bytes).map(Self)
-    }
+        /// Like [`ReaderRuntime::cached`], with the cache in `dir` (an absolute path).
+        cached_in;
 
-    /// The same runtime, its instances bound by `limits`.
-    #[must_use]
-    pub fn with_limits(self, limits: Limits) -> Self {
-        Self(self.0.with_limits(limits))
+        /// The same runtime, its instances bound by `limits`.
+        with_limits;
     }
 
     /// A fresh instance, with its own memory and no devices.

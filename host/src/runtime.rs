@@ -28,7 +28,7 @@ pub(crate) mod bindings {
 
 pub use compiled::Runtime;
 #[cfg(feature = "fs")]
-pub(crate) use compiled::{Compiled, Exports};
+pub(crate) use compiled::{Compiled, Exports, constructors};
 pub use instance::{Instance, PartitionHandle};
 #[cfg(feature = "fs")]
 pub(crate) use state::State;

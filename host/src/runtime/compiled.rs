@@ -142,41 +142,72 @@ fn engine(config: &Config) -> wasmtime::Result<(Engine, Clock)> {
     Ok((engine, clock))
 }
 
+/// The public constructors of a runtime that wraps a [`Compiled`] (`Runtime` here, and
+/// `ReaderRuntime`), written once: each takes its own docs, and `new` its built-in component.
+macro_rules! constructors {
+    (
+        $(#[$new:meta])* new = $built_in:expr;
+        $(#[$from_component:meta])* from_component;
+        $(#[$cached:meta])* cached;
+        $(#[$cached_in:meta])* cached_in;
+        $(#[$with_limits:meta])* with_limits;
+    ) => {
+        $(#[$new])*
+        pub fn new() -> wasmtime::Result<Self> {
+            Self::from_component($built_in)
+        }
+
+        $(#[$from_component])*
+        pub fn from_component(bytes: &[u8]) -> wasmtime::Result<Self> {
+            Compiled::from_component(bytes).map(Self)
+        }
+
+        $(#[$cached])*
+        pub fn cached(bytes: &[u8]) -> wasmtime::Result<Self> {
+            Compiled::cached(bytes).map(Self)
+        }
+
+        $(#[$cached_in])*
+        pub fn cached_in(dir: &std::path::Path, bytes: &[u8]) -> wasmtime::Result<Self> {
+            Compiled::cached_in(dir, bytes).map(Self)
+        }
+
+        $(#[$with_limits])*
+        #[must_use]
+        pub fn with_limits(self, limits: $crate::Limits) -> Self {
+            Self(self.0.with_limits(limits))
+        }
+    };
+}
+#[cfg(feature = "fs")]
+pub(crate) use constructors;
+
 /// A compiled partitioner component, ready to be instantiated many times.
 #[derive(Clone)]
 pub struct Runtime(Compiled<PartitionerIndices>);
 
 impl Runtime {
-    /// The built-in partitioner.
-    pub fn new() -> wasmtime::Result<Self> {
-        Self::from_component(PARTITIONER_COMPONENT)
-    }
+    constructors! {
+        /// The built-in partitioner.
+        new = PARTITIONER_COMPONENT;
 
-    /// Any component of the `partitioner` world, as the bytes of a binary component.
-    pub fn from_component(bytes: &[u8]) -> wasmtime::Result<Self> {
-        Compiled::from_component(bytes).map(Self)
-    }
+        /// Any component of the `partitioner` world, as the bytes of a binary component.
+        from_component;
 
-    /// Like [`Runtime::from_component`], with compiled code kept in wasmtime's cache directory
-    /// (`~/.cache/wasmtime` on Linux) and reused by later runs: the first run compiles, later
-    /// ones load. Entries are keyed by the wasmtime version, its settings and the component's
-    /// bytes, so a new build or a different component never loads stale code.
-    ///
-    /// Cached code runs unchecked, so the cache is refused (an error saying why) unless only
-    /// this user can write to it: see [`UntrustedCache`](crate::UntrustedCache).
-    pub fn cached(bytes: &[u8]) -> wasmtime::Result<Self> {
-        Compiled::cached(bytes).map(Self)
-    }
+        /// Like [`Runtime::from_component`], with compiled code kept in wasmtime's cache
+        /// directory (`~/.cache/wasmtime` on Linux) and reused by later runs: the first run
+        /// compiles, later ones load. Entries are keyed by the wasmtime version, its settings and
+        /// the component's bytes, so a new build or a different component never loads stale code.
+        ///
+        /// Cached code runs unchecked, so the cache is refused (an error saying why) unless only
+        /// this user can write to it: see [`UntrustedCache`](crate::UntrustedCache).
+        cached;
 
-    /// Like [`Runtime::cached`], with the cache in `dir` (an absolute path).
-    pub fn cached_in(dir: &Path, bytes: &[u8]) -> wasmtime::Result<Self> {
-        Compiled::cached_in(dir, bytes).map(Self)
-    }
+        /// Like [`Runtime::cached`], with the cache in `dir` (an absolute path).
+        cached_in;
 
-    /// The same runtime, its instances bound by `limits` rather than [`Limits::default`].
-    #[must_use]
-    pub fn with_limits(self, limits: Limits) -> Self {
-        Self(self.0.with_limits(limits))
+        /// The same runtime, its instances bound by `limits` rather than [`Limits::default`].
+        with_limits;
     }
 
     /// A fresh instance, with its own memory and no devices.

@@ -16,6 +16,7 @@
 mod device;
 mod error;
 mod extent;
+#[cfg(any(test, feature = "testing"))]
 pub mod faulty_device;
 mod geometry;
 mod mem_device;
@@ -26,6 +27,7 @@ mod table;
 pub use device::{BlockDevice, Info};
 pub use error::{DeviceError, Error};
 pub use extent::{Extent, OutOfBounds};
+#[cfg(any(test, feature = "testing"))]
 pub use faulty_device::FaultyDevice;
 pub use geometry::Geometry;
 pub use mem_device::MemDevice;

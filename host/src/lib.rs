@@ -25,8 +25,9 @@ mod limits;
 mod reader;
 mod runtime;
 
-// The fault-injecting device lives in `blockpart-core`; it is here too, next to `FileDevice`,
-// for tests of what a host builds on the partitioner.
+// The fault-injecting device lives in `blockpart-core`; with the `testing` feature it is here
+// too, next to `FileDevice`, for tests of what a host builds on the partitioner.
+#[cfg(feature = "testing")]
 pub use blockpart_core::faulty_device::{self, FaultyDevice};
 pub use cache::UntrustedCache;
 pub use file_device::{FileDevice, OpenError};

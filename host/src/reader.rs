@@ -1,18 +1,16 @@
 //! The filesystem reader composed on the partitioner (feature `fs`): one component, built by
 //! `build.rs` with wac, that takes a disk and gives its partitions' files. Its engine, limits,
-//! store and devices are the partitioner's (`runtime.rs`); only the calls are its own.
-
-use std::path::Path;
+//! store and devices are the partitioner's (`runtime/`), and it opens its partition as an
+//! [`Instance`] does; only the filesystem calls are its own.
 
 use blockpart_core::BlockDevice;
 pub use blockpart_fs::{DirEntry, FileKind, FsKind, Metadata};
-use wasmtime::component::{HasSelf, Linker, ResourceAny};
-use wasmtime::{CacheConfig, Config, Engine, Store};
+use wasmtime::Store;
+use wasmtime::component::{self, InstancePre, ResourceAny};
 
-use crate::limits::{Clock, Limits};
-use crate::runtime::{
-    State, add_borrowing_write, armed, cached_config, component, engine, guest, new_store,
-};
+use crate::Instance;
+use crate::runtime::bindings::{Partitioner, PartitionerIndices};
+use crate::runtime::{Compiled, Exports, State, constructors};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -28,7 +26,6 @@ mod bindings {
 }
 
 use bindings::exports::blockpart_fs::reader::filesystem as wit;
-use bindings::{ReaderOnPartitioner, ReaderOnPartitionerPre};
 
 /// The filesystem reader composed on the built-in partitioner, as built by `build.rs`.
 pub const READER_COMPONENT: &[u8] = include_bytes!(env!("BLOCKPART_READER_COMPONENT"));
@@ -54,11 +51,6 @@ impl From<wasmtime::Error> for ReaderError {
     fn from(error: wasmtime::Error) -> Self {
         Self::Guest(error)
     }
-}
-
-/// Names the filesystem call that trapped.
-fn reader(call: &'static str) -> impl FnOnce(wasmtime::Error) -> ReaderError {
-    move |error| ReaderError::Guest(error.context(format!("in `{call}`")))
 }
 
 /// The reader's own errors (the WIT `error` of `blockpart-fs:reader/filesystem`).
@@ -129,69 +121,62 @@ impl From<wit::Metadata> for Metadata {
     }
 }
 
-/// The composed reader, compiled, ready to be instantiated many times.
+/// What the host calls of the composition: the partitioner's exports, and the reader's.
 #[derive(Clone)]
-pub struct ReaderRuntime {
-    engine: Engine,
-    pre: ReaderOnPartitionerPre<State>,
-    limits: Limits,
-    clock: Clock,
+pub(crate) struct ReaderExports {
+    partitioner: PartitionerIndices,
+    files: wit::GuestIndices,
 }
 
-impl ReaderRuntime {
-    /// The built-in composition.
-    pub fn new() -> wasmtime::Result<Self> {
-        Self::from_component(READER_COMPONENT)
-    }
+impl Exports for ReaderExports {
+    type Loaded = (Partitioner, wit::Guest);
 
-    /// Any component of the `reader-on-partitioner` world.
-    pub fn from_component(bytes: &[u8]) -> wasmtime::Result<Self> {
-        Self::with_config(&Config::new(), bytes)
-    }
-
-    /// Like [`ReaderRuntime::from_component`], with compiled code kept in wasmtime's cache
-    /// directory, under the same rules as [`Runtime::cached`](crate::Runtime::cached).
-    pub fn cached(bytes: &[u8]) -> wasmtime::Result<Self> {
-        Self::with_config(&cached_config(CacheConfig::new())?, bytes)
-    }
-
-    /// Like [`ReaderRuntime::cached`], with the cache in `dir` (an absolute path).
-    pub fn cached_in(dir: &Path, bytes: &[u8]) -> wasmtime::Result<Self> {
-        let mut cache = CacheConfig::new();
-        cache.with_directory(dir);
-        Self::with_config(&cached_config(cache)?, bytes)
-    }
-
-    /// The same runtime, its instances bound by `limits`.
-    #[must_use]
-    pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    fn with_config(config: &Config, bytes: &[u8]) -> wasmtime::Result<Self> {
-        let (engine, clock) = engine(config)?;
-        let component = component(&engine, bytes)?;
-        let mut linker = Linker::new(&engine);
-        ReaderOnPartitioner::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
-        add_borrowing_write(&mut linker)?;
-        let pre = ReaderOnPartitionerPre::new(linker.instantiate_pre(&component)?)?;
+    fn find(pre: &InstancePre<State>) -> wasmtime::Result<Self> {
         Ok(Self {
-            engine,
-            pre,
-            limits: Limits::default(),
-            clock,
+            partitioner: PartitionerIndices::new(pre)?,
+            files: wit::GuestIndices::new(pre)?,
         })
+    }
+
+    fn load(
+        &self,
+        store: &mut Store<State>,
+        instance: &component::Instance,
+    ) -> wasmtime::Result<Self::Loaded> {
+        let partitioner = self.partitioner.load(&mut *store, instance)?;
+        Ok((partitioner, self.files.load(store, instance)?))
+    }
+}
+
+/// The composed reader, compiled, ready to be instantiated many times.
+#[derive(Clone)]
+pub struct ReaderRuntime(Compiled<ReaderExports>);
+
+impl ReaderRuntime {
+    constructors! {
+        /// The built-in composition.
+        new = READER_COMPONENT;
+
+        /// Any component of the `reader-on-partitioner` world.
+        from_component;
+
+        /// Like [`ReaderRuntime::from_component`], with compiled code kept in wasmtime's cache
+        /// directory, under the same rules as [`Runtime::cached`](crate::Runtime::cached).
+        cached;
+
+        /// Like [`ReaderRuntime::cached`], with the cache in `dir` (an absolute path).
+        cached_in;
+
+        /// The same runtime, its instances bound by `limits`.
+        with_limits;
     }
 
     /// A fresh instance, with its own memory and no devices.
     pub fn instantiate(&self) -> wasmtime::Result<ReaderInstance> {
-        let mut store = new_store(&self.engine, self.limits, &self.clock);
-        let bindings = self.pre.instantiate(&mut store)?;
+        let (store, (partitioner, files)) = self.0.instantiate()?;
         Ok(ReaderInstance {
-            bindings,
-            store,
-            ticks: self.limits.ticks(),
+            partitions: Instance::new(store, &partitioner),
+            files,
         })
     }
 }
@@ -203,9 +188,9 @@ pub struct FsHandle(ResourceAny);
 /// An instance of the composed reader. After a trap ([`ReaderError::Guest`], or
 /// [`ReaderError::Host`] with [`crate::Error::Guest`]), make a fresh one.
 pub struct ReaderInstance {
-    bindings: ReaderOnPartitioner,
-    store: Store<State>,
-    ticks: u64,
+    /// The partitioner's side of the composition, called as an [`Instance`] is.
+    partitions: Instance,
+    files: wit::Guest,
 }
 
 impl ReaderInstance {
@@ -216,45 +201,34 @@ impl ReaderInstance {
         device: impl BlockDevice + Send + 'static,
         partition: Option<u32>,
     ) -> Result<FsHandle, ReaderError> {
-        let (_, device) = self.store.data_mut().hand_over(device)?;
-        let partitions = self.bindings.blockpart_partition_partition().partition();
-        let whole = partitions
-            .call_whole(armed(&mut self.store, self.ticks), device)
-            .map_err(guest("whole"))?
-            .map_err(|e| crate::Error::Partition(e.into()))?;
+        let whole = self.partitions.whole(device)?;
         let part = match partition {
             None => whole,
             Some(number) => {
-                let entry = self
-                    .bindings
-                    .blockpart_partition_partition_table()
-                    .call_open(armed(&mut self.store, self.ticks), whole, number)
-                    .map_err(guest("open"))?;
-                // The entry keeps the device; the whole disk is no longer needed.
-                whole
-                    .resource_drop(armed(&mut self.store, self.ticks))
-                    .map_err(guest("drop"))?;
-                entry.map_err(|e| crate::Error::Table(table_error(e)))?
+                let entry = self.partitions.open_entry(whole, number);
+                // The entry keeps the device; the whole disk is no longer needed. After a
+                // trap, the instance takes no more calls: the trap is the error.
+                if !matches!(entry, Err(crate::Error::Guest(_))) {
+                    self.partitions.drop_partition(whole)?;
+                }
+                entry?
             }
         };
         let fs = self
-            .bindings
-            .blockpart_fs_reader_filesystem()
-            .filesystem()
-            .call_open(armed(&mut self.store, self.ticks), part)
-            .map_err(reader("filesystem.open"))?
+            .partitions
+            .store
+            .call("filesystem.open", |store| {
+                self.files.filesystem().call_open(store, part.resource)
+            })?
             .map_err(FsError::from)?;
         Ok(FsHandle(fs))
     }
 
     /// Which filesystem `fs` is.
     pub fn kind(&mut self, fs: FsHandle) -> Result<FsKind, ReaderError> {
-        let kind = self
-            .bindings
-            .blockpart_fs_reader_filesystem()
-            .filesystem()
-            .call_kind(armed(&mut self.store, self.ticks), fs.0)
-            .map_err(reader("kind"))?;
+        let kind = self.partitions.store.call("kind", |store| {
+            self.files.filesystem().call_kind(store, fs.0)
+        })?;
         Ok(match kind {
             wit::FsKind::Ext2 => FsKind::Ext2,
             wit::FsKind::Ext3 => FsKind::Ext3,
@@ -268,11 +242,11 @@ impl ReaderInstance {
     /// The entries of directory `path` of `fs`.
     pub fn list_dir(&mut self, fs: FsHandle, path: &[u8]) -> Result<Vec<DirEntry>, ReaderError> {
         let entries = self
-            .bindings
-            .blockpart_fs_reader_filesystem()
-            .filesystem()
-            .call_list_dir(armed(&mut self.store, self.ticks), fs.0, path)
-            .map_err(reader("list-dir"))?
+            .partitions
+            .store
+            .call("list-dir", |store| {
+                self.files.filesystem().call_list_dir(store, fs.0, path)
+            })?
             .map_err(FsError::from)?;
         Ok(entries
             .into_iter()
@@ -286,11 +260,11 @@ impl ReaderInstance {
     /// What `path` of `fs` is.
     pub fn metadata(&mut self, fs: FsHandle, path: &[u8]) -> Result<Metadata, ReaderError> {
         let md = self
-            .bindings
-            .blockpart_fs_reader_filesystem()
-            .filesystem()
-            .call_metadata(armed(&mut self.store, self.ticks), fs.0, path)
-            .map_err(reader("metadata"))?
+            .partitions
+            .store
+            .call("metadata", |store| {
+                self.files.filesystem().call_metadata(store, fs.0, path)
+            })?
             .map_err(FsError::from)?;
         Ok(md.into())
     }
@@ -305,11 +279,13 @@ impl ReaderInstance {
         len: u64,
     ) -> Result<Vec<u8>, ReaderError> {
         let data = self
-            .bindings
-            .blockpart_fs_reader_filesystem()
-            .filesystem()
-            .call_read(armed(&mut self.store, self.ticks), fs.0, path, offset, len)
-            .map_err(reader("read"))?
+            .partitions
+            .store
+            .call("read", |store| {
+                self.files
+                    .filesystem()
+                    .call_read(store, fs.0, path, offset, len)
+            })?
             .map_err(FsError::from)?;
         if u64::try_from(data.len()).map_or(true, |got| got > len) {
             return Err(wasmtime::format_err!(
@@ -324,31 +300,12 @@ impl ReaderInstance {
     /// The target of symbolic link `path` of `fs`.
     pub fn read_link(&mut self, fs: FsHandle, path: &[u8]) -> Result<Vec<u8>, ReaderError> {
         Ok(self
-            .bindings
-            .blockpart_fs_reader_filesystem()
-            .filesystem()
-            .call_read_link(armed(&mut self.store, self.ticks), fs.0, path)
-            .map_err(reader("read-link"))?
+            .partitions
+            .store
+            .call("read-link", |store| {
+                self.files.filesystem().call_read_link(store, fs.0, path)
+            })?
             .map_err(FsError::from)?)
-    }
-}
-
-/// The partitioner's table error, as `blockpart-core` has it (these bindings' own copy of the
-/// WIT type, so not the conversion in `runtime/table.rs`).
-fn table_error(
-    error: bindings::exports::blockpart::partition::partition_table::TableError,
-) -> blockpart_core::TableError {
-    use bindings::exports::blockpart::partition::partition_table::TableError as W;
-    use blockpart_core::TableError;
-    match error {
-        W::NoTable => TableError::NoTable,
-        W::BadEntry(bad) => TableError::BadEntry {
-            number: bad.number,
-            reason: bad.reason,
-        },
-        W::Corrupt(why) => TableError::Corrupt(why),
-        W::NoEntry(number) => TableError::NoEntry(number),
-        W::Read(error) => TableError::Read(error.into()),
     }
 }
 
@@ -356,6 +313,7 @@ fn table_error(
 mod tests {
     use blockpart_core::faulty_device::Faults;
     use blockpart_core::{FaultyDevice, SectorSize};
+    use wasmtime::Engine;
     use wasmtime::component::Component;
 
     use super::*;

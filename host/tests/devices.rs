@@ -4,8 +4,8 @@
 
 use blockpart_conformance::{DiskSpec, TestDevice, device_trials};
 use blockpart_core::SectorSize;
+use blockpart_core::faulty_device::{Faults, FaultyDevice};
 use blockpart_host::FileDevice;
-use blockpart_host::faulty_device::{Faults, FaultyDevice};
 use libtest_mimic::{Arguments, Trial};
 use tempfile::NamedTempFile;
 

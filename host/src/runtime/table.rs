@@ -6,7 +6,7 @@ use blockpart_core::{
 };
 
 use super::bindings::exports::blockpart::partition::partition_table as wit;
-use super::{Instance, PartitionHandle, armed, guest};
+use super::{Instance, PartitionHandle};
 use crate::Error;
 
 impl Instance {
@@ -14,9 +14,8 @@ impl Instance {
     /// the GUIDs it returns are GUIDs.
     pub fn read_table(&mut self, disk: PartitionHandle) -> Result<Table, Error> {
         let table = self
-            .tables
-            .call_read(armed(&mut self.store, self.ticks), disk.resource)
-            .map_err(guest("read"))??;
+            .store
+            .call("read", |store| self.tables.call_read(store, disk.resource))??;
         Table::try_from(table)
     }
 
@@ -26,10 +25,9 @@ impl Instance {
         disk: PartitionHandle,
         number: u32,
     ) -> Result<PartitionHandle, Error> {
-        let part = self
-            .tables
-            .call_open(armed(&mut self.store, self.ticks), disk.resource, number)
-            .map_err(guest("open"))??;
+        let part = self.store.call("open", |store| {
+            self.tables.call_open(store, disk.resource, number)
+        })??;
         Ok(PartitionHandle::of(part, disk.device))
     }
 }

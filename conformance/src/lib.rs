@@ -21,6 +21,9 @@
 //! the device it handed over). [`Mapped`] turns any backend's reads and writes into mapped ones.
 //!
 //! A case panics on failure, like a test; [`run_case`] turns that into an error.
+//!
+//! A host in another language runs the same suite through a small driver program of its own,
+//! which [`driven`] talks to ([`driven::DrivenBackend`]); its module page is the protocol.
 
 #![allow(
     clippy::unwrap_used,
@@ -33,6 +36,7 @@
 
 mod cases;
 mod device;
+pub mod driven;
 mod handles;
 mod mapped;
 mod model;

@@ -11,6 +11,7 @@
 
 use blockpart_core::{BlockDevice, SectorSize};
 
+use crate::suite::{Check, Selection};
 use crate::{DeviceError, DiskSpec, Info, MAX_TRANSFER_BYTES, caught, pattern};
 
 /// A way to make the device under test.
@@ -97,12 +98,23 @@ pub fn device_trials(
     name: &'static str,
     backend: fn(&DiskSpec, &[u8]) -> TestDevice,
 ) -> impl Iterator<Item = (String, impl FnOnce() -> Result<(), String> + Send + 'static)> {
-    DEVICE_CASES.iter().flat_map(move |case| {
-        crate::SECTOR_SIZES.map(move |sector_size| {
-            let check = move || run_device_case(case, &backend, sector_size);
-            (format!("{name}::{sector_size}::{}", case.name), check)
+    let kinds = [name];
+    let selection = Selection {
+        device_kinds: &kinds,
+        ..Selection::NONE
+    };
+    selection
+        .checks()
+        .into_iter()
+        .filter_map(move |check| match check {
+            Check::Device {
+                case, sector_size, ..
+            } => {
+                let run = move || run_device_case(case, &backend, sector_size);
+                Some((check.test_name(name), run))
+            }
+            _ => None,
         })
-    })
 }
 
 const SECTORS: u64 = 16;

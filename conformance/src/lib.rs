@@ -21,6 +21,12 @@
 //! the device it handed over). [`Mapped`] turns any backend's reads and writes into mapped ones.
 //!
 //! A case panics on failure, like a test; [`run_case`] turns that into an error.
+//!
+//! Every runner takes its checks from one list, [`Selection::checks`]: each [`Check`] has its
+//! name, sector size and data path, and runs itself ([`Check::run`]).
+//!
+//! A host in another language runs the same suite through a small driver program of its own,
+//! which [`driven`] talks to ([`driven::DrivenBackend`]); its module page is the protocol.
 
 #![allow(
     clippy::unwrap_used,
@@ -33,12 +39,14 @@
 
 mod cases;
 mod device;
+pub mod driven;
 mod handles;
 mod mapped;
 mod model;
 mod native;
 pub mod random;
 mod sfdisk;
+mod suite;
 mod tables;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -54,6 +62,7 @@ pub use mapped::{DataPath, Mapped};
 pub use model::ModelBackend;
 pub use native::NativeBackend;
 pub use sfdisk::fixture;
+pub use suite::{Check, RANDOM_SEQUENCES, Selection};
 pub use tables::{TABLE_CASES, TableCase, run_table_case};
 
 /// The sector sizes every case runs with.

@@ -1,5 +1,5 @@
 //! `blockpart conformance`: the conformance suite, run on a partitioner component, or through
-//! a conformance driver on a host in another language (`--host`, see `blockpart_cli::driven`).
+//! a conformance driver on a host in another language (`--host`, see `blockpart_conformance::driven`).
 
 use std::fs::OpenOptions;
 use std::io::{self, Read, Write};
@@ -9,11 +9,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use blockpart_cli::ComponentBackend;
-use blockpart_cli::driven::{DeviceKind, DrivenBackend};
-use blockpart_conformance::{
-    Backend, CASES, DEVICE_CASES, DataPath, DeviceBackend, SECTOR_SIZES, TABLE_CASES, random,
-    run_case, run_device_case, run_table_case,
-};
+use blockpart_conformance::driven::{DeviceKind, DrivenBackend};
+use blockpart_conformance::{Backend, DeviceBackend, SECTOR_SIZES, Selection};
 use blockpart_core::SectorSize;
 use blockpart_host::{Limits, Runtime};
 use rustix::fs::OFlags;
@@ -21,7 +18,7 @@ use rustix::fs::OFlags;
 use crate::args::runtime;
 
 /// A kind of the host's devices, named for the report, and how to make one.
-type HostDevices = (String, Box<dyn DeviceBackend>);
+type HostDevices = (&'static str, Box<dyn DeviceBackend>);
 
 pub fn run(
     component: Option<PathBuf>,
@@ -34,39 +31,27 @@ pub fn run(
         None => (component_backend(component, limits)?, Vec::new()),
     };
     let sizes = sector_size.map_or(SECTOR_SIZES.to_vec(), |size| vec![size.get()]);
+    let kinds: Vec<&'static str> = devices.iter().map(|(kind, _)| *kind).collect();
+    let devices: Vec<(&str, &dyn DeviceBackend)> = devices
+        .iter()
+        .map(|(kind, devices)| (*kind, &**devices))
+        .collect();
+    // Every check of an implementation, and the device contract on the host's own devices
+    // (with `--host`).
+    let checks = Selection {
+        sector_sizes: &sizes,
+        device_kinds: &kinds,
+        ..Selection::IMPLEMENTATION
+    }
+    .checks();
     // Cases report their failures as values; the default hook would print each one twice.
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let mut report = Report::default();
     let ran = (|| -> io::Result<()> {
-        for &size in &sizes {
-            // Every partition case on both data paths: bytes through the partitioner, and
-            // mapped by it and moved by the host.
-            for path in DataPath::ALL {
-                for case in CASES {
-                    let name = format!("{}::{}", path.name(), case.name);
-                    let outcome = path.on(&*backend, |backend| run_case(case, backend, size));
-                    report.case(&name, size, outcome)?;
-                }
-                let random = path.on(&*backend, |backend| {
-                    random::agrees_with_model(backend, size, 256)
-                });
-                let name = format!("{}::agrees_with_model_on_random_operations", path.name());
-                report.case(&name, size, random)?;
-            }
-            // Table cases run with the sector sizes of their fixtures.
-            for case in TABLE_CASES {
-                if case.sector_sizes().contains(&size) {
-                    report.case(case.name, size, run_table_case(case, &*backend, size))?;
-                }
-            }
-            // The device contract on the host's own devices (with `--host`).
-            for (kind, devices) in &devices {
-                for case in DEVICE_CASES {
-                    let name = format!("{kind}::{}", case.name);
-                    report.case(&name, size, run_device_case(case, &**devices, size))?;
-                }
-            }
+        for check in &checks {
+            let outcome = check.run(&*backend, &devices);
+            report.case(&check.name(), check.sector_size(), outcome)?;
         }
         report.line(&format!(
             "{} passed, {} failed",
@@ -171,7 +156,7 @@ fn driven(command_line: &str) -> Result<(Box<dyn Backend>, Vec<HostDevices>)> {
         .line(&format!("host    {}", backend.host()))
         .context("writing to standard output")?;
     let devices = DeviceKind::ALL
-        .map(|kind| -> HostDevices { (kind.to_string(), Box::new(backend.devices(kind))) })
+        .map(|kind| -> HostDevices { (kind.name(), Box::new(backend.devices(kind))) })
         .into();
     Ok((Box::new(backend), devices))
 }

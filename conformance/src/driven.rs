@@ -1,63 +1,10 @@
 //! A host in another language, driven through its conformance driver: the suite's cases, table
 //! cases, random comparison with the model and device contract, run in that host.
 //!
-//! # The protocol
-//!
-//! This is the one description of it; a driver (`node/driver.js`) follows it.
-//!
-//! The suite starts the driver's command line (split at whitespace) and talks JSON lines over
-//! its standard input and output: one request per line, then one reply per line, in order. The
-//! driver writes nothing else to standard output (its standard error is quoted when it dies),
-//! and exits when its input ends. A request is an object with an `op` and the op's fields. A
-//! reply is an object with exactly one field:
-//!
-//! - `{"ok": value}`: the call succeeded (`null` for a call that returns nothing);
-//! - `{"error": {"tag": ..., "val": ...}}`: the call failed with its WIT error (`error` for a
-//!   partition, `table-error` for a table, `device-error` for a device), as jco gives it;
-//! - `{"failure": "message"}`: anything else (a trap, an exception that is no WIT error, a
-//!   request the driver cannot parse). The case fails with the message.
-//!
-//! Values are the WIT's, shaped as jco gives them: records are objects with camel-case field
-//! names (`sectorStart`, `sizeSectors`), variants `{"tag", "val"}` with `val` absent when the
-//! case has none, `none` is `null`. **u64 values are decimal strings, both ways** (`u64::MAX`
-//! is a legal argument, and a JSON number loses precision past 2^53 in JS); smaller integers
-//! and booleans are JSON numbers and booleans; **byte data is base64** (RFC 4648, padded). Ids
-//! of disks, partitions and devices are JSON numbers the driver picks.
-//!
-//! | op | fields | `ok` value |
-//! | --- | --- | --- |
-//! | `hello` | `protocol`: 2 | `{protocol, host}`: the driver's version and a line naming the host |
-//! | `disk` | `path`, `sectorSize`, `readOnly` | a disk id: a file the suite made, and a fresh partitioner instance for it |
-//! | `whole` | `disk` | a partition id; the partitioner gets a fresh device over the file |
-//! | `connect` | `disk`, `firstSectors` | `[id, id]`; a fresh device, as for `whole` |
-//! | `subpartition` | `part`, `firstSectors` | `[id, id]` |
-//! | `slice` | `part`, `sectorStart`, `sectors` | an id |
-//! | `get-offset`, `info` | `part` | a u64; `{readWrite, sectorSize, sizeSectors}` |
-//! | `read` | `part`, `sectorStart`, `len` | the bytes |
-//! | `write` | `part`, `sectorStart`, `data` | `null` |
-//! | `map` | `part`, `direction` (`"read"` or `"write"`), `sectorStart`, `len` | the device sector, a u64 (`partition.map`) |
-//! | `read-mapped` | `part`, `sectorStart`, `len` | the bytes: the host's own mapped read (`partition.map`, then its device fills a buffer of `len` bytes) |
-//! | `write-mapped` | `part`, `sectorStart`, `data` | `null`: the host's own mapped write |
-//! | `flush`, `disconnect` | `part` | `null` |
-//! | `discard`, `write-zeroes` | `part`, `sectorStart`, `sectors` | `null` |
-//! | `drop` | `part` | `null`: the partition handle is dropped |
-//! | `table-read` | `part` | the `table` record (`partition-table.read`) |
-//! | `table-open` | `part`, `number` | a partition id (`partition-table.open`) |
-//! | `counts` | `disk` | `{requests, liveDevices}`: requests the disk's devices received from the partitioner (every call but `info` and `disconnect`, refused ones too), and devices handed over and not yet dropped by it |
-//! | `drop-disk` | `disk` | `null`: every partition of the disk left is dropped |
-//! | `device` | `kind` (`"file"` or `"memory"`), `path`, `sectorSize`, `readOnly` | a device id: one of the host's own devices, over the file (a memory device over a copy of its bytes) |
-//! | `device-info`, `device-flush` | `device` | `{readWrite, sectorSize, sizeSectors}`; `null` |
-//! | `device-read`, `device-write` | `device`, `sectorStart`, `len` or `data` | the bytes; `null` |
-//! | `device-discard`, `device-write-zeroes` | `device`, `sectorStart`, `sectors` | `null` |
-//! | `device-bytes` | `device` | the bytes of the device's backing, read around it |
-//! | `drop-device` | `device` | `null` |
-//!
-//! Every reply is awaited for a bounded time (30 s by default). A driver that dies, does not
-//! answer in time or answers out of protocol fails the case it was in with its message and the
-//! end of its standard error, and is killed; every later case fails at once. The driver is
-//! also killed when the backend is dropped.
+#![doc = include_str!("../../docs/driver-protocol.md")]
 
 mod connection;
+mod request;
 mod wire;
 
 use std::fmt;
@@ -65,15 +12,16 @@ use std::io::Write;
 use std::rc::Rc;
 use std::time::Duration;
 
-use blockpart_conformance::{
-    Backend, DeviceBackend, DeviceError, Direction, Disk, DiskSpec, Error, Handles, Info, Part,
-    Table, TableError, TestDevice,
-};
 use blockpart_core::BlockDevice;
 use serde_json::{Value, json};
 use tempfile::NamedTempFile;
 
+use crate::{
+    Backend, DeviceBackend, DeviceError, Direction, Disk, DiskSpec, Error, Handles, Info, Part,
+    Table, TableError, TestDevice,
+};
 use connection::Connection;
+pub use request::Request;
 
 /// The protocol version spoken here.
 const PROTOCOL: u64 = 2;
@@ -95,15 +43,23 @@ pub struct DrivenBackend {
 
 impl DrivenBackend {
     /// Starts the driver `command_line` ("CMD ARGS...", split at whitespace) and greets it.
+    ///
+    /// # Errors
+    ///
+    /// If the driver cannot be started, or does not answer `hello` with this protocol.
     pub fn spawn(command_line: &str) -> Result<Self, DriverError> {
         Self::spawn_with_timeout(command_line, DEFAULT_TIMEOUT)
     }
 
     /// As [`DrivenBackend::spawn`], awaiting each reply at most `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`DrivenBackend::spawn`].
     pub fn spawn_with_timeout(command_line: &str, timeout: Duration) -> Result<Self, DriverError> {
         let driver = Rc::new(Connection::spawn(command_line, timeout)?);
         let hello = driver
-            .call("hello", json!({ "protocol": PROTOCOL }))?
+            .call(&Request::Hello { protocol: PROTOCOL })?
             .map_err(|error| {
                 DriverError(format!(
                     "the driver refused hello: {}",
@@ -138,12 +94,12 @@ impl DrivenBackend {
 impl Backend for DrivenBackend {
     fn disk(&self, spec: &DiskSpec, contents: &[u8]) -> Box<dyn Disk> {
         let file = temporary_file(contents);
-        let args = json!({
-            "path": path_of(&file),
-            "sectorSize": spec.sector_size,
-            "readOnly": spec.read_only,
-        });
-        let id = answer(&self.driver, "disk", args, wire::id);
+        let request = Request::Disk {
+            path: path_of(&file),
+            sector_size: spec.sector_size,
+            read_only: spec.read_only,
+        };
+        let id = answer(&self.driver, &request, wire::id);
         Box::new(DrivenDisk {
             driver: Rc::clone(&self.driver),
             id,
@@ -164,19 +120,21 @@ fn no_error(error: &Value) -> Result<Never, String> {
     ))
 }
 
-/// Sends `op` and converts the reply with `ok` or `err`; a failure of the driver, or a reply
-/// that does not convert, panics with its message, failing the case.
+/// Sends `request` and converts the reply with `ok` or `err`; a failure of the driver, or a
+/// reply that does not convert, panics with its message, failing the case.
 fn ask<T, E>(
     driver: &Connection,
-    op: &str,
-    args: Value,
+    request: &Request<'_>,
     ok: impl FnOnce(&Value) -> Result<T, String>,
     err: impl FnOnce(&Value) -> Result<E, String>,
 ) -> Result<T, E> {
     let malformed = |why: String| -> ! {
-        panic!("the driver's reply to `{op}` is malformed: {why}");
+        panic!(
+            "the driver's reply to `{}` is malformed: {why}",
+            request.op()
+        );
     };
-    match driver.call(op, args) {
+    match driver.call(request) {
         Ok(Ok(value)) => Ok(ok(&value).unwrap_or_else(|why| malformed(why))),
         Ok(Err(error)) => Err(err(&error).unwrap_or_else(|why| malformed(why))),
         Err(failure) => panic!("{failure}"),
@@ -186,11 +144,10 @@ fn ask<T, E>(
 /// `ask` for a call that cannot fail.
 fn answer<T>(
     driver: &Connection,
-    op: &str,
-    args: Value,
+    request: &Request<'_>,
     ok: impl FnOnce(&Value) -> Result<T, String>,
 ) -> T {
-    ask(driver, op, args, ok, no_error).unwrap_or_else(|never| match never {})
+    ask(driver, request, ok, no_error).unwrap_or_else(|never| match never {})
 }
 
 fn temporary_file(contents: &[u8]) -> NamedTempFile {
@@ -200,11 +157,10 @@ fn temporary_file(contents: &[u8]) -> NamedTempFile {
     file
 }
 
-fn path_of(file: &NamedTempFile) -> String {
+fn path_of(file: &NamedTempFile) -> &str {
     file.path()
         .to_str()
         .expect("a temporary file's path is UTF-8")
-        .to_owned()
 }
 
 /// A disk of the driven host: a temporary file, and a partitioner instance in the driver.
@@ -219,23 +175,21 @@ impl DrivenDisk {
     /// A partition call: its value, or the partition's WIT error.
     fn call<T>(
         &self,
-        op: &str,
-        args: Value,
+        request: &Request<'_>,
         ok: impl FnOnce(&Value) -> Result<T, String>,
     ) -> Result<T, Error> {
-        ask(&self.driver, op, args, ok, wire::error)
+        ask(&self.driver, request, ok, wire::error)
     }
 
     /// The driver's id of `part`, as a request names it.
-    fn part(&self, part: Part) -> Value {
-        json!(*self.parts.get(part))
+    fn part(&self, part: Part) -> u64 {
+        *self.parts.get(part)
     }
 
     fn counts(&self) -> wire::Counts {
         answer(
             &self.driver,
-            "counts",
-            json!({ "disk": self.id }),
+            &Request::Counts { disk: self.id },
             wire::counts,
         )
     }
@@ -243,58 +197,68 @@ impl DrivenDisk {
 
 impl Disk for DrivenDisk {
     fn whole(&mut self) -> Result<Part, Error> {
-        let id = self.call("whole", json!({ "disk": self.id }), wire::id)?;
+        let id = self.call(&Request::Whole { disk: self.id }, wire::id)?;
         Ok(self.parts.add(id))
     }
 
     fn connect(&mut self, first: u64) -> Result<(Part, Part), Error> {
-        let args = json!({ "disk": self.id, "firstSectors": wire::from_u64(first) });
-        let pair = self.call("connect", args, wire::id_pair)?;
+        let request = Request::Connect {
+            disk: self.id,
+            first_sectors: first,
+        };
+        let pair = self.call(&request, wire::id_pair)?;
         Ok(self.parts.add_pair(pair))
     }
 
     fn subpartition(&mut self, part: Part, first: u64) -> Result<(Part, Part), Error> {
-        let args = json!({ "part": self.part(part), "firstSectors": wire::from_u64(first) });
-        let pair = self.call("subpartition", args, wire::id_pair)?;
+        let request = Request::Subpartition {
+            part: self.part(part),
+            first_sectors: first,
+        };
+        let pair = self.call(&request, wire::id_pair)?;
         Ok(self.parts.add_pair(pair))
     }
 
     fn slice(&mut self, part: Part, start: u64, sectors: u64) -> Result<Part, Error> {
-        let args = json!({
-            "part": self.part(part),
-            "sectorStart": wire::from_u64(start),
-            "sectors": wire::from_u64(sectors),
-        });
-        let id = self.call("slice", args, wire::id)?;
+        let request = Request::Slice {
+            part: self.part(part),
+            sector_start: start,
+            sectors,
+        };
+        let id = self.call(&request, wire::id)?;
         Ok(self.parts.add(id))
     }
 
     fn offset(&mut self, part: Part) -> u64 {
-        let args = json!({ "part": self.part(part) });
-        answer(&self.driver, "get-offset", args, wire::u64)
+        let request = Request::GetOffset {
+            part: self.part(part),
+        };
+        answer(&self.driver, &request, wire::u64)
     }
 
     fn info(&mut self, part: Part) -> Info {
-        let args = json!({ "part": self.part(part) });
-        answer(&self.driver, "info", args, wire::info)
+        let request = Request::Info {
+            part: self.part(part),
+        };
+        answer(&self.driver, &request, wire::info)
     }
 
     fn read(&mut self, part: Part, start: u64, len: u64) -> Result<Vec<u8>, Error> {
-        let args = json!({
-            "part": self.part(part),
-            "sectorStart": wire::from_u64(start),
-            "len": wire::from_u64(len),
-        });
-        self.call("read", args, wire::bytes)
+        let request = Request::Read {
+            part: self.part(part),
+            sector_start: start,
+            len,
+        };
+        self.call(&request, wire::bytes)
     }
 
     fn write(&mut self, part: Part, start: u64, data: &[u8]) -> Result<(), Error> {
-        let args = json!({
-            "part": self.part(part),
-            "sectorStart": wire::from_u64(start),
-            "data": wire::from_bytes(data),
-        });
-        self.call("write", args, wire::unit)
+        let request = Request::Write {
+            part: self.part(part),
+            sector_start: start,
+            data,
+        };
+        self.call(&request, wire::unit)
     }
 
     fn map(
@@ -304,26 +268,22 @@ impl Disk for DrivenDisk {
         start: u64,
         len: u64,
     ) -> Result<u64, Error> {
-        let direction = match direction {
-            Direction::Read => "read",
-            Direction::Write => "write",
+        let request = Request::Map {
+            part: self.part(part),
+            direction,
+            sector_start: start,
+            len,
         };
-        let args = json!({
-            "part": self.part(part),
-            "direction": direction,
-            "sectorStart": wire::from_u64(start),
-            "len": wire::from_u64(len),
-        });
-        self.call("map", args, wire::u64)
+        self.call(&request, wire::u64)
     }
 
     fn read_mapped(&mut self, part: Part, start: u64, buf: &mut [u8]) -> Result<(), Error> {
-        let args = json!({
-            "part": self.part(part),
-            "sectorStart": wire::from_u64(start),
-            "len": wire::from_u64(u64::try_from(buf.len()).unwrap_or(u64::MAX)),
-        });
-        let data = self.call("read-mapped", args, wire::bytes)?;
+        let request = Request::ReadMapped {
+            part: self.part(part),
+            sector_start: start,
+            len: u64::try_from(buf.len()).unwrap_or(u64::MAX),
+        };
+        let data = self.call(&request, wire::bytes)?;
         if data.len() != buf.len() {
             panic!(
                 "the driver read {} bytes into a buffer of {}",
@@ -336,67 +296,67 @@ impl Disk for DrivenDisk {
     }
 
     fn write_mapped(&mut self, part: Part, start: u64, data: &[u8]) -> Result<(), Error> {
-        let args = json!({
-            "part": self.part(part),
-            "sectorStart": wire::from_u64(start),
-            "data": wire::from_bytes(data),
-        });
-        self.call("write-mapped", args, wire::unit)
+        let request = Request::WriteMapped {
+            part: self.part(part),
+            sector_start: start,
+            data,
+        };
+        self.call(&request, wire::unit)
     }
 
     fn flush(&mut self, part: Part) -> Result<(), Error> {
-        self.call("flush", json!({ "part": self.part(part) }), wire::unit)
+        let request = Request::Flush {
+            part: self.part(part),
+        };
+        self.call(&request, wire::unit)
     }
 
     fn discard(&mut self, part: Part, start: u64, sectors: u64) -> Result<(), Error> {
-        let args = json!({
-            "part": self.part(part),
-            "sectorStart": wire::from_u64(start),
-            "sectors": wire::from_u64(sectors),
-        });
-        self.call("discard", args, wire::unit)
+        let request = Request::Discard {
+            part: self.part(part),
+            sector_start: start,
+            sectors,
+        };
+        self.call(&request, wire::unit)
     }
 
     fn write_zeroes(&mut self, part: Part, start: u64, sectors: u64) -> Result<(), Error> {
-        let args = json!({
-            "part": self.part(part),
-            "sectorStart": wire::from_u64(start),
-            "sectors": wire::from_u64(sectors),
-        });
-        self.call("write-zeroes", args, wire::unit)
+        let request = Request::WriteZeroes {
+            part: self.part(part),
+            sector_start: start,
+            sectors,
+        };
+        self.call(&request, wire::unit)
     }
 
     fn disconnect(&mut self, part: Part) {
-        let args = json!({ "part": self.part(part) });
-        answer(&self.driver, "disconnect", args, wire::unit);
+        let request = Request::Disconnect {
+            part: self.part(part),
+        };
+        answer(&self.driver, &request, wire::unit);
     }
 
     fn read_table(&mut self, part: Part) -> Result<Table, TableError> {
-        let args = json!({ "part": self.part(part) });
-        ask(
-            &self.driver,
-            "table-read",
-            args,
-            wire::table,
-            wire::table_error,
-        )
+        let request = Request::TableRead {
+            part: self.part(part),
+        };
+        ask(&self.driver, &request, wire::table, wire::table_error)
     }
 
     fn open_entry(&mut self, part: Part, number: u32) -> Result<Part, TableError> {
-        let args = json!({ "part": self.part(part), "number": number });
-        let id = ask(
-            &self.driver,
-            "table-open",
-            args,
-            wire::id,
-            wire::table_error,
-        )?;
+        let request = Request::TableOpen {
+            part: self.part(part),
+            number,
+        };
+        let id = ask(&self.driver, &request, wire::id, wire::table_error)?;
         Ok(self.parts.add(id))
     }
 
     fn drop_partition(&mut self, part: Part) {
-        let id = self.parts.take(part);
-        answer(&self.driver, "drop", json!({ "part": id }), wire::unit);
+        let request = Request::Drop {
+            part: self.parts.take(part),
+        };
+        answer(&self.driver, &request, wire::unit);
     }
 
     fn live_devices(&self) -> usize {
@@ -416,7 +376,7 @@ impl Drop for DrivenDisk {
     fn drop(&mut self) {
         // Never panics: a case that failed may be unwinding, or the driver be broken.
         if self.driver.is_running() {
-            let _ = self.driver.call("drop-disk", json!({ "disk": self.id }));
+            let _ = self.driver.call(&Request::DropDisk { disk: self.id });
         }
     }
 }
@@ -424,9 +384,9 @@ impl Drop for DrivenDisk {
 /// The kinds of device a driven host has of its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeviceKind {
-    /// A device over a file (Node's `FileDevice`).
+    /// A device over a file (Node's `FileDevice`, Python's `FileDevice`).
     File,
-    /// A device over bytes in memory (Node's `MemoryDevice`).
+    /// A device over bytes in memory (Node's `MemoryDevice`, Python's `MemoryDevice`).
     Memory,
 }
 
@@ -434,17 +394,26 @@ impl DeviceKind {
     /// Both kinds.
     pub const ALL: [Self; 2] = [Self::File, Self::Memory];
 
+    /// The kind as a `device` request names it.
     fn wire_name(self) -> &'static str {
         match self {
             Self::File => "file",
             Self::Memory => "memory",
         }
     }
+
+    /// The kind's devices as reports name them: `file_device`, `memory_device`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::File => "file_device",
+            Self::Memory => "memory_device",
+        }
+    }
 }
 
 impl fmt::Display for DeviceKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}_device", self.wire_name())
+        f.write_str(self.name())
     }
 }
 
@@ -457,13 +426,13 @@ pub struct DrivenDevices {
 impl DeviceBackend for DrivenDevices {
     fn device(&self, spec: &DiskSpec, contents: &[u8]) -> TestDevice {
         let file = Rc::new(temporary_file(contents));
-        let args = json!({
-            "kind": self.kind.wire_name(),
-            "path": path_of(&file),
-            "sectorSize": spec.sector_size,
-            "readOnly": spec.read_only,
-        });
-        let id = answer(&self.driver, "device", args, wire::id);
+        let request = Request::Device {
+            kind: self.kind,
+            path: path_of(&file),
+            sector_size: u64::from(spec.sector_size),
+            read_only: spec.read_only,
+        };
+        let id = answer(&self.driver, &request, wire::id);
         let device = DrivenDevice {
             driver: Rc::clone(&self.driver),
             id,
@@ -477,14 +446,7 @@ impl DeviceBackend for DrivenDevices {
             // Bytes only the driver can reach.
             DeviceKind::Memory => {
                 let driver = Rc::clone(&self.driver);
-                Box::new(move || {
-                    answer(
-                        &driver,
-                        "device-bytes",
-                        json!({ "device": id }),
-                        wire::bytes,
-                    )
-                })
+                Box::new(move || answer(&driver, &Request::DeviceBytes { device: id }, wire::bytes))
             }
         };
         TestDevice {
@@ -496,18 +458,20 @@ impl DeviceBackend for DrivenDevices {
     fn empty_device_with_sector_size(&self, bytes: u64) -> Result<(), String> {
         // Empty: no length is whole sectors of one size and not of another.
         let file = temporary_file(&[]);
-        let args = json!({
-            "kind": self.kind.wire_name(),
-            "path": path_of(&file),
-            "sectorSize": bytes,
-            "readOnly": false,
-        });
-        match self.driver.call("device", args) {
+        let request = Request::Device {
+            kind: self.kind,
+            path: path_of(&file),
+            sector_size: bytes,
+            read_only: false,
+        };
+        match self.driver.call(&request) {
             Ok(Ok(value)) => {
                 let id = wire::id(&value).unwrap_or_else(|why| panic!("`device`: {why}"));
-                answer(&self.driver, "drop-device", json!({ "device": id }), |_| {
-                    Ok(())
-                });
+                answer(
+                    &self.driver,
+                    &Request::DropDevice { device: id },
+                    |_| Ok(()),
+                );
                 Ok(())
             }
             Ok(Err(error)) => Err(error.to_string()),
@@ -527,15 +491,10 @@ struct DrivenDevice {
 impl DrivenDevice {
     fn call<T>(
         &self,
-        op: &str,
-        fields: Value,
+        request: &Request<'_>,
         ok: impl FnOnce(&Value) -> Result<T, String>,
     ) -> Result<T, DeviceError> {
-        let mut args = json!({ "device": self.id });
-        if let (Value::Object(args), Value::Object(fields)) = (&mut args, fields) {
-            args.extend(fields);
-        }
-        ask(&self.driver, op, args, ok, wire::device_error)
+        ask(&self.driver, request, ok, wire::device_error)
     }
 }
 
@@ -543,45 +502,56 @@ impl BlockDevice for DrivenDevice {
     fn info(&self) -> Info {
         answer(
             &self.driver,
-            "device-info",
-            json!({ "device": self.id }),
+            &Request::DeviceInfo { device: self.id },
             wire::info,
         )
     }
 
     fn read(&self, sector_start: u64, len: u64) -> Result<Vec<u8>, DeviceError> {
-        let fields =
-            json!({ "sectorStart": wire::from_u64(sector_start), "len": wire::from_u64(len) });
-        self.call("device-read", fields, wire::bytes)
+        let request = Request::DeviceRead {
+            device: self.id,
+            sector_start,
+            len,
+        };
+        self.call(&request, wire::bytes)
     }
 
     fn write(&self, sector_start: u64, data: &[u8]) -> Result<(), DeviceError> {
-        let fields =
-            json!({ "sectorStart": wire::from_u64(sector_start), "data": wire::from_bytes(data) });
-        self.call("device-write", fields, wire::unit)
+        let request = Request::DeviceWrite {
+            device: self.id,
+            sector_start,
+            data,
+        };
+        self.call(&request, wire::unit)
     }
 
     fn flush(&self) -> Result<(), DeviceError> {
-        self.call("device-flush", json!({}), wire::unit)
+        self.call(&Request::DeviceFlush { device: self.id }, wire::unit)
     }
 
     fn discard(&self, sector_start: u64, sectors: u64) -> Result<(), DeviceError> {
-        let fields = json!({ "sectorStart": wire::from_u64(sector_start), "sectors": wire::from_u64(sectors) });
-        self.call("device-discard", fields, wire::unit)
+        let request = Request::DeviceDiscard {
+            device: self.id,
+            sector_start,
+            sectors,
+        };
+        self.call(&request, wire::unit)
     }
 
     fn write_zeroes(&self, sector_start: u64, sectors: u64) -> Result<(), DeviceError> {
-        let fields = json!({ "sectorStart": wire::from_u64(sector_start), "sectors": wire::from_u64(sectors) });
-        self.call("device-write-zeroes", fields, wire::unit)
+        let request = Request::DeviceWriteZeroes {
+            device: self.id,
+            sector_start,
+            sectors,
+        };
+        self.call(&request, wire::unit)
     }
 }
 
 impl Drop for DrivenDevice {
     fn drop(&mut self) {
         if self.driver.is_running() {
-            let _ = self
-                .driver
-                .call("drop-device", json!({ "device": self.id }));
+            let _ = self.driver.call(&Request::DropDevice { device: self.id });
         }
     }
 }

@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::DriverError;
+use super::{DriverError, Request};
 
 /// How much of the driver's standard error a failure message quotes: its end.
 const STDERR_TAIL: usize = 2000;
@@ -102,11 +102,12 @@ impl Connection {
         })
     }
 
-    /// Sends `op` with the fields of `args` (an object) and waits for the reply.
+    /// Sends `request` and waits for the reply.
     ///
     /// `Err` if the driver failed the call (`{"failure": ...}`), or is broken: it died, took
     /// longer than the timeout, or answered with something that is not a reply.
-    pub fn call(&self, op: &str, args: Value) -> Result<Answer, DriverError> {
+    pub fn call(&self, request: &Request<'_>) -> Result<Answer, DriverError> {
+        let op = request.op();
         let Ok(mut state) = self.state.try_borrow_mut() else {
             return Err(DriverError(format!(
                 "`{op}` was called during another call"
@@ -116,12 +117,7 @@ impl Connection {
             State::Running(process) => process,
             State::Broken(why) => return Err(DriverError(format!("the driver is broken: {why}"))),
         };
-        let mut request = match args {
-            Value::Object(fields) => fields,
-            _ => Map::new(),
-        };
-        request.insert("op".to_owned(), Value::String(op.to_owned()));
-        let outcome = process.exchange(&Value::Object(request), self.timeout);
+        let outcome = process.exchange(&request.to_json(), self.timeout);
         let reply = match outcome {
             Ok(reply) => reply,
             Err(why) => {

@@ -67,3 +67,8 @@ impl From<wasmtime::Error> for Error {
         Self::Guest(error)
     }
 }
+
+/// The examples of `docs/embedding.md`, run as doctests so that the page stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/embedding.md")]
+struct EmbeddingDoc;

@@ -9,7 +9,7 @@ conformance suite sends (to see them refused as too large) would take over a min
 its 30 s wait for a reply. Here both directions are strided copies between ``bytes`` and that
 array (``cells[offset::32] = data``), done in C by ``memoryview``: the same values reach
 wasmtime, and a 1 MiB read takes 0.17 s, most of it wasmtime's own conversion of the array
-(``bench/read_cost.py``; the README's "From Python" has the numbers).
+(``bench/read_cost.py``; the package's README, "What a read costs", has the numbers).
 
 :func:`enable` replaces the two methods on wasmtime-py's ``ListType`` for lists of ``u8``
 only, and keeps every other list on wasmtime-py's own code; importing :mod:`blockpart` calls

@@ -1,4 +1,4 @@
-"""What the tests share: the README's example, and small devices."""
+"""What the tests share: the package README's example, and small devices."""
 
 from __future__ import annotations
 
@@ -9,17 +9,19 @@ import pytest
 
 from blockpart import MemoryDevice, Partitioner
 
-#: The repository's README, whose "From Python" section has the example the tests run.
-README = Path(__file__).resolve().parents[2] / "README.md"
+#: The package's own README (python/README.md), whose "Usage" section has the example the
+#: tests run.
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def readme_example() -> tuple[str, list[str]]:
-    """The first Python block of the README's "From Python" section, and what it prints: the
-    comment ending each `print(...)` line, in order."""
+    """The first Python block of the "## Usage" section of the package's README
+    (python/README.md), and what it prints: the comment ending each `print(...)` line, in
+    order."""
     text = README.read_text(encoding="utf-8")
-    section = text.split("\n## From Python", 1)[1].split("\n## ", 1)[0]
+    section = text.split("\n## Usage\n", 1)[1].split("\n## ", 1)[0]
     code = re.search(r"```python\n(.*?)```", section, re.DOTALL)
-    assert code, "the README's From Python section has a ```python block"
+    assert code, "the README's Usage section has a ```python block"
     expected = [
         line.rsplit("  # ", 1)[1]
         for line in code.group(1).splitlines()

@@ -1,4 +1,5 @@
-"""The README's example runs, and prints what its comments say."""
+"""The package README's example (python/README.md, "Usage") runs, and prints what its comments
+say."""
 
 from __future__ import annotations
 

@@ -470,9 +470,9 @@ fn flush_reaches_the_device(backend: &dyn Backend, sector_size: u32) {
     assert_eq!(f.disk.device_requests(), before + 1);
 }
 
-/// Every refused request gives the error of the first rule it breaks, in the order the README
-/// gives (disconnected; is-read-only for a write, discard or write-zeroes; unaligned; too-large;
-/// out-of-bounds), however many it breaks, and sends the device nothing.
+/// Every refused request gives the error of the first rule it breaks, in the order the contract
+/// gives (`docs/contract.md`: disconnected; is-read-only for a write, discard or write-zeroes;
+/// unaligned; too-large; out-of-bounds), however many it breaks, and sends the device nothing.
 fn refused_requests_never_reach_the_device(backend: &dyn Backend, sector_size: u32) {
     let mut f = Fixture::new(backend, sector_size, false);
     let (a, b) = f.disk.connect(30).unwrap(); // a: [0, 30), b: [30, 64)

@@ -1,7 +1,7 @@
 //! An example consumer of the partitioner: it imports `partition` and `ram-disk` and exports
 //! `split-check`, which splits a fresh RAM disk, fills each partition with its own byte and
 //! reads them all back, checking that the partitioner maps each read where its partition lies.
-//! Composed with a RAM-disk provider and the partitioner (see the README),
+//! Composed with a RAM-disk provider and the partitioner (see docs/composing.md),
 //! it is a component that imports nothing.
 
 #![allow(

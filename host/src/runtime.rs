@@ -42,10 +42,33 @@ pub const GUEST_COMPONENT: &[u8] = PARTITIONER_COMPONENT;
 
 #[cfg(test)]
 mod tests {
+    use blockpart_core::SectorSize;
     use wasmtime::Engine;
     use wasmtime::component::Component;
 
     use super::*;
+    use crate::{FileDevice, Limits, TICK};
+
+    #[test]
+    fn every_call_gets_the_whole_call_time_however_long_the_instance_waited() {
+        // Well above what a call takes on a loaded machine, well below the waits.
+        let call_time = TICK * 10;
+        let runtime = Runtime::new().unwrap().with_limits(Limits {
+            call_time,
+            ..Limits::default()
+        });
+        let mut instance = runtime.instantiate().unwrap();
+        let file = tempfile::NamedTempFile::new().unwrap();
+        file.as_file().set_len(64 * 512).unwrap();
+        let disk = FileDevice::open(file.path(), SectorSize::B512, true).unwrap();
+        let (first, rest) = instance.connect(8, disk).unwrap();
+        for part in [first, rest, first] {
+            // Idle far past the limit: time between calls is nobody's.
+            std::thread::sleep(call_time * 3);
+            instance.info(part).unwrap();
+            instance.read_list(part, 0, 512).unwrap();
+        }
+    }
 
     #[test]
     fn a_file_that_is_not_a_component_is_refused_in_one_line() {

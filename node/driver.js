@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // The conformance driver: the Rust suite (`blockpart conformance --host "node driver.js"`)
 // talks to this process in JSON lines over stdin and stdout, and this process does what it asks
-// with the package's own `instantiate` and devices. The protocol, with every request, is the
-// doc comment at the top of cli/src/driven.rs (the Rust side); in short, one request per line
-// in, one reply per line out, in order:
+// with the package's own `instantiate` and devices. The protocol, with every request, is
+// docs/driver-protocol.md at the repository's root; in short, one request per line in, one
+// reply per line out, in order:
 //
 //   {"ok": value}                  the call succeeded
 //   {"error": {"tag": ..., ...}}   the call failed with its WIT error (error, table-error or

@@ -5,8 +5,6 @@
 //! Embedders take `blockpart-host` instead: this crate is the command line's, with its
 //! dependencies.
 
-#![cfg_attr(test, allow(clippy::unwrap_used))]
-
 pub mod bench;
 mod component_backend;
 pub mod list;

@@ -4,14 +4,7 @@
 //! the device the host hands it, the host's native backend wraps a file or memory. Positions and
 //! sizes are in sectors; data lengths are in bytes and must be whole sectors.
 
-#![cfg_attr(
-    test,
-    allow(
-        clippy::unwrap_used,
-        clippy::indexing_slicing,
-        clippy::arithmetic_side_effects
-    )
-)]
+#![cfg_attr(test, allow(clippy::arithmetic_side_effects))]
 
 mod device;
 mod error;

@@ -40,7 +40,6 @@ impl OemCpConverter for Cp850 {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "tests: a panic is a failure")]
 mod tests {
     use super::*;
 

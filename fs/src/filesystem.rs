@@ -139,7 +139,6 @@ fn read_head(partition: &mut impl ReadAt) -> Result<Vec<u8>, Error> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "tests: a panic is a failure")]
 mod tests {
     use super::*;
 

@@ -167,8 +167,6 @@ impl<S: Sectors> ReadAt for Aligned<S> {
 
 #[cfg(test)]
 #[allow(
-    clippy::unwrap_used,
-    clippy::indexing_slicing,
     clippy::as_conversions,
     clippy::cast_possible_truncation,
     clippy::arithmetic_side_effects,

@@ -16,8 +16,6 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
-#![cfg_attr(test, allow(clippy::unwrap_used))]
-
 mod cache;
 mod file_device;
 mod limits;

@@ -13,8 +13,6 @@
 #![cfg_attr(
     test,
     allow(
-        clippy::unwrap_used,
-        clippy::indexing_slicing,
         clippy::as_conversions,
         clippy::arithmetic_side_effects,
         clippy::cast_possible_truncation

@@ -349,10 +349,6 @@ mod tests {
     }
 
     #[test]
-    #[expect(
-        clippy::indexing_slicing,
-        reason = "test code: the fields indexed are in the JSON it just wrote"
-    )]
     fn a_table_arrives_with_its_guids_and_options() {
         let gpt = json!({
             "label": {"tag": "gpt", "val": {

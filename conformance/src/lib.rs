@@ -1,5 +1,9 @@
 //! The blockpart conformance suite.
 //!
+//! What it holds an implementation to is the contract, `docs/contract.md` in the repository
+//! (the WIT world, the semantics and the order of refusals); that page says which of the
+//! modules here check each part of it.
+//!
 //! It is written against [`Disk`]: a disk, and a partitioner reaching it, behind opaque
 //! partition handles. Any implementation of the `partitioner` world can be checked by
 //! implementing [`Backend`]: the host does so for the guest component, this crate for the

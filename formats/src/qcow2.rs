@@ -1,0 +1,28 @@
+//! qcow2 images (to be written).
+
+use crate::disk::Layout;
+use crate::{Error, Extent, Source};
+
+pub(crate) struct Qcow2 {
+    size: u64,
+}
+
+impl Qcow2 {
+    pub(crate) fn open(_file: &dyn Source) -> Result<Self, Error> {
+        Err(Error::Unsupported("qcow2: not yet".into()))
+    }
+}
+
+impl Layout for Qcow2 {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn map(&mut self, _: &dyn Source, _: u64, _: u64) -> Result<Extent, Error> {
+        Err(Error::Unsupported("qcow2".into()))
+    }
+
+    fn read_encoded(&mut self, _: &dyn Source, _: u64, _: &mut [u8]) -> Result<(), Error> {
+        Err(Error::Unsupported("qcow2".into()))
+    }
+}

@@ -127,6 +127,26 @@ impl<S: Source> Disk<S> {
         }
     }
 
+    /// The first extent of the `len` bytes from `offset` (`len > 0`) through the backing chain:
+    /// never [`Extent::Backing`], but the extent of the disk that holds the bytes, with its
+    /// depth in the chain (0 for this disk, 1 for its backing disk, ...). Past a backing
+    /// disk's end, and at the chain's bottom, the bytes are zeros.
+    pub fn locate(&mut self, offset: u64, len: u64) -> Result<(u32, Extent), Error> {
+        let extent = self.map(offset, len)?;
+        let Extent::Backing { len } = extent else {
+            return Ok((0, extent));
+        };
+        let Some(backing) = self.backing.as_deref_mut() else {
+            return Ok((0, Extent::Zero { len }));
+        };
+        let held = backing.size().saturating_sub(offset);
+        if held == 0 {
+            return Ok((0, Extent::Zero { len }));
+        }
+        let (depth, extent) = backing.locate(offset, len.min(held))?;
+        Ok((depth.saturating_add(1), extent))
+    }
+
     /// Fills `buf` with the virtual disk's bytes from `offset`.
     pub fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), Error> {
         let len = u64::try_from(buf.len()).unwrap_or(u64::MAX);

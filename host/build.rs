@@ -1,13 +1,17 @@
 //! Builds the partitioner component from `components/partitioner/` and publishes its path as
 //! `BLOCKPART_PARTITIONER_COMPONENT`, for `include_bytes!`. The components only tests use are built
-//! by the test artifacts crate (`test-programs/artifacts/`), not here. With the `fs` feature, also the
+//! by the test artifacts crate (`test-programs/artifacts/`), not here. The image reader
+//! (`components/image-reader/`): `BLOCKPART_IMAGE_READER_COMPONENT`. With the `fs` feature, also the
 //! filesystem reader, composed on the partitioner: `BLOCKPART_READER_COMPONENT`.
 
 use anyhow::Result;
 use blockpart_component_build::{build_components, locked_version, workspace};
 
 fn main() -> Result<()> {
-    let mut components = vec![("blockpart-partitioner", "BLOCKPART_PARTITIONER_COMPONENT")];
+    let mut components = vec![
+        ("blockpart-partitioner", "BLOCKPART_PARTITIONER_COMPONENT"),
+        ("blockpart-image-reader", "BLOCKPART_IMAGE_READER_COMPONENT"),
+    ];
     if cfg!(feature = "fs") {
         components.push(("blockpart-fs-reader", "BLOCKPART_FS_READER_COMPONENT"));
     }
@@ -27,8 +31,8 @@ fn main() -> Result<()> {
 #[cfg(feature = "fs")]
 fn compose_reader(built: &[std::path::PathBuf]) -> Result<()> {
     use anyhow::Context;
-    let [partitioner, reader] = built else {
-        anyhow::bail!("expected two components, built {}", built.len());
+    let [partitioner, _image, reader] = built else {
+        anyhow::bail!("expected three components, built {}", built.len());
     };
     let read = |path: &std::path::Path| {
         std::fs::read(path).with_context(|| format!("reading {}", path.display()))

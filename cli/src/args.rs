@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use blockpart_core::SectorSize;
-use blockpart_host::{
-    FileDevice, Instance, Limits, PARTITIONER_COMPONENT, PartitionHandle, Runtime,
-};
+use blockpart_host::{Format, Instance, Limits, PARTITIONER_COMPONENT, PartitionHandle, Runtime};
 use clap::Args;
+
+use crate::disk::{Disk, FormatArg};
 use rustix::fs::{FlockOperation, OFlags, flock};
 use rustix::io::Errno;
 
@@ -51,6 +51,14 @@ pub struct DiskArgs {
     /// the whole disk. A `--range` is then relative to it.
     #[arg(short, long, value_name = "N")]
     pub partition: Option<u32>,
+    /// The image's format: auto (by its content, never its name), raw, qcow2, vmdk or vhd.
+    /// `raw` reads the file as it is, whatever header it holds.
+    #[arg(long, value_name = "FORMAT", default_value = "auto")]
+    pub format: FormatArg,
+    /// A backing file of the image (a qcow2 overlay's base), nearest first; repeat it for a
+    /// chain. Only the files named here are opened: a backing file the image names is never.
+    #[arg(long, value_name = "FILE")]
+    pub backing: Vec<PathBuf>,
 }
 
 /// `START:LEN`, in sectors.
@@ -96,6 +104,8 @@ pub fn sector_size(text: &str) -> Result<SectorSize, String> {
 /// disk meanwhile (bind it, `lock: _lock`, to hold it).
 pub struct Opened {
     pub instance: Instance,
+    /// The format the disk was read in.
+    pub format: Format,
     pub part: PartitionHandle,
     pub lock: File,
 }
@@ -111,7 +121,8 @@ pub fn open(
     read_only: bool,
     limits: Limits,
 ) -> Result<Opened> {
-    let device = FileDevice::open(&disk.disk, disk.sector_size, read_only)?;
+    let device = Disk::open(disk, disk.sector_size, !read_only, limits)?;
+    let format = device.format();
     let lock = lock(&disk.disk, !read_only)?;
     let mut instance = runtime(limits)?.instantiate()?;
     let mut part = instance.whole(device)?;
@@ -137,6 +148,7 @@ pub fn open(
     }
     Ok(Opened {
         instance,
+        format,
         part,
         lock,
     })
@@ -176,7 +188,7 @@ pub fn sector_size_hint(disk: &DiskArgs, limits: Limits) -> String {
         SectorSize::B512
     };
     let reads = || -> Result<()> {
-        let device = FileDevice::open(&disk.disk, other, true)?;
+        let device = Disk::open(disk, other, false, limits)?;
         let mut instance = runtime(limits)?.instantiate()?;
         let whole = instance.whole(device)?;
         instance.read_table(whole)?;

@@ -18,6 +18,7 @@ use commands::{bench, conformance, copy, files, show};
 
 mod args;
 mod commands;
+mod disk;
 mod streams;
 
 use streams::Stream;

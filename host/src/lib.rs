@@ -18,6 +18,7 @@
 
 mod cache;
 mod file_device;
+mod image;
 mod limits;
 #[cfg(feature = "fs")]
 mod reader;
@@ -29,6 +30,7 @@ mod runtime;
 pub use blockpart_core::faulty_device::{self, FaultyDevice};
 pub use cache::UntrustedCache;
 pub use file_device::{FileDevice, OpenError};
+pub use image::{Format, IMAGE_READER_COMPONENT, ImageDisk, ImageError, ImageFile, ImageRuntime};
 pub use limits::{Limits, TICK};
 #[allow(
     deprecated,

@@ -27,11 +27,10 @@ pub(crate) mod bindings {
 }
 
 pub use compiled::Runtime;
-#[cfg(feature = "fs")]
 pub(crate) use compiled::{Compiled, Exports, constructors};
 pub use instance::{Instance, PartitionHandle};
-#[cfg(feature = "fs")]
 pub(crate) use state::State;
+pub(crate) use store::GuestStore;
 
 /// The built-in partitioner component, as built from `components/partitioner/` by `build.rs`.
 pub const PARTITIONER_COMPONENT: &[u8] = include_bytes!(env!("BLOCKPART_PARTITIONER_COMPONENT"));

@@ -23,6 +23,7 @@ pub fn cat(disk: &DiskArgs, range: Option<Range>, limits: Limits) -> Result<()> 
         mut instance,
         part,
         lock: _lock,
+        ..
     } = open(disk, range, true, limits)?;
     let sectors = instance.info(part)?.size_sectors;
     copy_out(&mut instance, part, disk.sector_size, sectors)
@@ -34,6 +35,7 @@ pub fn write(disk: &DiskArgs, range: Option<Range>, at: u64, limits: Limits) -> 
         mut instance,
         part,
         lock: _lock,
+        ..
     } = open(disk, range, false, limits)?;
     let sectors = instance.info(part)?.size_sectors;
     let target = instance

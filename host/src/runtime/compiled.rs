@@ -28,6 +28,15 @@ pub(crate) trait Exports: Clone + Sized {
     /// Those exports of `instance`.
     fn load(&self, store: &mut Store<State>, instance: &Instance)
     -> wasmtime::Result<Self::Loaded>;
+
+    /// Adds what the world imports to `linker`: the partitioner's device interfaces, unless
+    /// the world imports something else (the image reader's files).
+    fn link(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+        // Every partitioner world imports the device interfaces, and only those (the
+        // reader's bindings take them from the partitioner's with `with:`).
+        Partitioner::add_to_linker::<State, HasSelf<State>>(linker, |state| state)?;
+        add_borrowing_write(linker)
+    }
 }
 
 /// The partitioner's own exports: `partition` and `partition-table`.
@@ -92,10 +101,7 @@ impl<W: Exports> Compiled<W> {
         let (engine, clock) = engine(config)?;
         let component = component(&engine, bytes)?;
         let mut linker = Linker::new(&engine);
-        // Every world the host runs imports the partitioner's device interfaces, and only
-        // those (the reader's bindings take them from the partitioner's with `with:`).
-        Partitioner::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state)?;
-        add_borrowing_write(&mut linker)?;
+        W::link(&mut linker)?;
         let pre = linker.instantiate_pre(&component)?;
         let exports = W::find(&pre)?;
         Ok(Self {
@@ -179,7 +185,6 @@ macro_rules! constructors {
         }
     };
 }
-#[cfg(feature = "fs")]
 pub(crate) use constructors;
 
 /// A compiled partitioner component, ready to be instantiated many times.

@@ -158,6 +158,22 @@ impl State {
         }
     }
 
+    /// The instance's resource table, where the image reader's files are kept.
+    pub(crate) fn table_mut(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+
+    /// Does `work` for the guest (a read of an image file), counted as a request of the
+    /// host's, its time kept apart from the guest's as a device request's is.
+    pub(crate) fn for_guest<T>(&mut self, work: impl FnOnce(&mut Self) -> T) -> T {
+        let started = self.clock.now();
+        let result = work(self);
+        self.device_requests = self.device_requests.saturating_add(1);
+        let spent = self.clock.now().saturating_sub(started);
+        self.host_ticks = self.host_ticks.saturating_add(spent);
+        result
+    }
+
     /// Devices handed to the guest and not yet dropped by it.
     pub(super) fn live_devices(&self) -> usize {
         self.devices.len()

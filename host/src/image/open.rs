@@ -1,0 +1,164 @@
+//! Opening an image: its files, read-only, handed to a fresh image-reader instance, the backing
+//! chain opened from the bottom up, exactly as the user named it.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use blockpart_formats::{Error as FormatError, Reference};
+use wasmtime::component::{Resource, ResourceAny};
+
+use super::bindings::exports::blockpart_image::reader::image as wit;
+use super::disk::Reader;
+use super::{Format, ImageDisk, ImageFile, ImageRuntime};
+
+/// Why an image could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    /// An image file could not be opened or measured.
+    #[error("cannot open {path}: {source}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The image reader refused the image: damaged, hostile, unsupported, or naming a file
+    /// that is not followed.
+    #[error("{path}: {source}")]
+    Image {
+        /// The file.
+        path: PathBuf,
+        /// Why, in the reader's words.
+        source: FormatError,
+    },
+    /// The image reader trapped (a limit, a panic) or broke its contract.
+    #[error("the image reader failed: {0:#}")]
+    Guest(#[from] wasmtime::Error),
+}
+
+impl ImageRuntime {
+    /// The format of the file at `path`, by its content, as the image reader detects it.
+    pub fn detect(&self, path: &Path) -> Result<Format, ImageError> {
+        let file = open_file(path)?;
+        let (mut store, exports) = self.0.instantiate()?;
+        let image = exports.blockpart_image_reader_image();
+        let handle: Resource<ImageFile> = store.state_mut().table_mut().push(file).map_err(wasmtime::Error::from)?;
+        let borrowed = Resource::new_borrow(handle.rep());
+        let detected = store.call("detect", |store| {
+            image.disk().call_detect(store, borrowed)
+        })?;
+        detected.map(format).map_err(|refused| ImageError::Image {
+            path: path.to_owned(),
+            source: from_wit(refused),
+        })
+    }
+
+    /// Opens the image at `path` as `format` (detected when `None`), over the backing chain
+    /// `backing`, nearest first: each is opened through the same reader, and the chain must be
+    /// the image's own (an image naming a backing file needs one; the last one given must name
+    /// none). No other file is opened.
+    pub fn open(
+        &self,
+        path: &Path,
+        format: Option<Format>,
+        backing: &[PathBuf],
+    ) -> Result<ImageDisk, ImageError> {
+        let (mut store, exports) = self.0.instantiate()?;
+        let image = exports.blockpart_image_reader_image().clone();
+        let mut layers = Vec::new();
+        let mut below: Option<ResourceAny> = None;
+        // From the bottom of the chain up; the backing disks' formats are detected.
+        let chain = backing
+            .iter()
+            .rev()
+            .map(|path| (path.as_path(), None))
+            .chain([(path, format)]);
+        for (path, format) in chain {
+            let file = open_file(path)?;
+            layers.insert(0, file.clone());
+            let handle: Resource<ImageFile> = store.state_mut().table_mut().push(file).map_err(wasmtime::Error::from)?;
+            let opened = store.call("open", |store| {
+                image
+                    .disk()
+                    .call_open(store, handle, format.map(to_wit), below)
+            })?;
+            below = Some(opened.map_err(|refused| ImageError::Image {
+                path: path.to_owned(),
+                source: from_wit(refused),
+            })?);
+        }
+        let disk = below.ok_or_else(|| wasmtime::format_err!("no image was opened"))?;
+        let (format, bytes, linear) = store.call("disk", |store| {
+            let format = image.disk().call_format(&mut *store, disk)?;
+            let bytes = image.disk().call_size(&mut *store, disk)?;
+            let linear = image.disk().call_linear(&mut *store, disk)?;
+            Ok((format, bytes, linear))
+        })?;
+        // The host applies a linear disk itself: it must lie inside its file.
+        let linear = linear.filter(|base| {
+            base.checked_add(bytes)
+                .is_some_and(|end| layers.first().is_some_and(|file| end <= file.size()))
+        });
+        let reader = Reader {
+            store,
+            image,
+            disk,
+            layers,
+            linear,
+        };
+        Ok(ImageDisk::new(reader, self::format(format), bytes))
+    }
+}
+
+/// Opens `path` read-only, as an image file: a regular file or a block device.
+fn open_file(path: &Path) -> Result<ImageFile, ImageError> {
+    let failed = |source| ImageError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let file = File::open(path).map_err(failed)?;
+    let size = {
+        use std::io::{Seek, SeekFrom};
+        let mut file = &file;
+        file.seek(SeekFrom::End(0)).map_err(failed)?
+    };
+    Ok(ImageFile::new(file, size))
+}
+
+fn format(format: wit::Format) -> Format {
+    match format {
+        wit::Format::Raw => Format::Raw,
+        wit::Format::Qcow2 => Format::Qcow2,
+        wit::Format::Vmdk => Format::Vmdk,
+        wit::Format::Vhd => Format::Vhd,
+    }
+}
+
+fn to_wit(format: Format) -> wit::Format {
+    match format {
+        Format::Raw => wit::Format::Raw,
+        Format::Qcow2 => wit::Format::Qcow2,
+        Format::Vmdk => wit::Format::Vmdk,
+        Format::Vhd => wit::Format::Vhd,
+    }
+}
+
+/// The reader's error as the formats crate's, whose messages the host shows.
+pub(super) fn from_wit(error: wit::Error) -> FormatError {
+    match error {
+        wit::Error::Read(why) => FormatError::Read(why),
+        wit::Error::Corrupt(why) | wit::Error::OutOfBounds(why) => FormatError::Corrupt(why),
+        wit::Error::Unsupported(what) => FormatError::Unsupported(what),
+        wit::Error::External(reference) => FormatError::External {
+            kind: match reference.kind {
+                wit::ReferenceKind::BackingFile => Reference::BackingFile,
+                wit::ReferenceKind::DataFile => Reference::DataFile,
+                wit::ReferenceKind::Extent => Reference::Extent,
+                wit::ReferenceKind::Parent => Reference::Parent,
+            },
+            name: reference.name,
+        },
+        wit::Error::Ambiguous(why) => FormatError::Ambiguous(why),
+        wit::Error::Chain(why) => FormatError::Chain(why),
+    }
+}

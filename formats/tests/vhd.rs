@@ -383,3 +383,40 @@ fn fixed_larger_than_its_file() {
         "{err}"
     );
 }
+
+/// A Hyper-V creator ("win ") with a current_size that is not the CHS geometry's: qemu-img
+/// reads current_size, and so does this reader (checked against qemu-img on the patched
+/// image); with the creator "vpc " the geometry decides.
+#[test]
+fn creator_win_sizes_by_current_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((image, _)) = image(dir.path(), "subformat=dynamic") else {
+        return;
+    };
+    let qemu = blockpart_test_tools::installed("qemu-img").unwrap();
+    for creator in [b"win ", b"vpc "] {
+        let mut patched = image.clone();
+        for footer in [0, patched.len() - 512] {
+            patched[footer + 28..footer + 32].copy_from_slice(creator);
+            // 5 MiB + 1024: less than the geometry's, more than the data qemu-img wrote.
+            patched[footer + 48..footer + 56]
+                .copy_from_slice(&(5u64 * 1024 * 1024 + 1024).to_be_bytes());
+            fix_checksum(&mut patched[footer..footer + 512], 64);
+        }
+        let path = dir.path().join("patched.vhd");
+        let raw = dir.path().join("patched.raw");
+        std::fs::write(&path, &patched).unwrap();
+        run(Command::new(&qemu)
+            .args(["convert", "-f", "vpc", "-O", "raw"])
+            .args([&path, &raw]));
+        let expected = std::fs::read(&raw).unwrap();
+        assert_eq!(
+            expected.len() == 5 * 1024 * 1024 + 1024,
+            creator == b"win ",
+            "qemu-img sizes {} by {}",
+            String::from_utf8_lossy(creator),
+            expected.len()
+        );
+        assert_reads_as(patched, &expected);
+    }
+}

@@ -151,9 +151,8 @@ impl<'a> Descriptor<'a> {
     /// that extent alone: a monolithicSparse or streamOptimized disk with one SPARSE extent
     /// of that size and no parent.
     pub(super) fn check_embedded(&self, capacity: u64) -> Result<(), Error> {
-        let create_type = self.create_type.ok_or_else(|| {
-            Error::Corrupt("vmdk: the embedded descriptor has no createType".into())
-        })?;
+        // Without a createType, the extent lines still decide (qemu reads the header alone).
+        let create_type = self.create_type.unwrap_or(b"monolithicSparse");
         if !matches!(create_type, b"monolithicSparse" | b"streamOptimized") {
             return match self.extents.iter().find_map(|extent| extent.name) {
                 Some(_) => Err(self.external()),

@@ -107,7 +107,8 @@ impl Vmdk {
         }
         let size = sectors_to_bytes(header.capacity, "capacity")?;
 
-        if header.descriptor_offset != 0 {
+        // A descriptor offset with no size is no descriptor (qemu reads the header alone).
+        if header.descriptor_offset != 0 && header.descriptor_sectors != 0 {
             let at = sectors_to_bytes(header.descriptor_offset, "descriptorOffset")?;
             let len = usize::try_from(header.descriptor_sectors)
                 .ok()

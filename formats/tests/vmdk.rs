@@ -500,7 +500,13 @@ fn header_fields_are_checked() {
         image[at..at + bytes.len()].copy_from_slice(bytes);
         open_err(image)
     };
-    let cases: [(usize, &[u8], &str); 6] = [
+    let cases: [(usize, &[u8], &str); 8] = [
+        (0, b"KDMW", "no \"KDMV\" sparse extent header"),
+        (
+            48,
+            &0x10_0000u64.to_le_bytes(),
+            "rgdOffset sector 1048576 is past the end",
+        ),
         (4, &9u32.to_le_bytes(), "header version 9"),
         (
             20,

@@ -13,6 +13,8 @@ pub(super) const GD_AT_END: u64 = u64::MAX;
 
 /// Flag: the four newline bytes are there to detect a text-mode transfer.
 const FLAG_NEWLINE_DETECTION: u32 = 1;
+/// Flag: there is a redundant grain directory, at rgdOffset.
+const FLAG_REDUNDANT_GD: u32 = 1 << 1;
 /// Flag: a grain table entry of 1 is a grain that reads as zeros (qemu reads it so only with
 /// this flag, and so do we).
 const FLAG_ZERO_GRAIN: u32 = 1 << 2;
@@ -41,6 +43,9 @@ pub(super) struct Header {
     pub(super) gtes_per_gt: u32,
     /// The grain directory's sector, or [`GD_AT_END`].
     pub(super) gd_offset: u64,
+    /// The redundant grain directory's sector, when the flag says there is one (it is not
+    /// read: qemu and VMware read the primary one).
+    pub(super) rgd_offset: Option<u64>,
     /// Grain table entries of 1 read as zeros.
     pub(super) zero_grain: bool,
     /// Grains are deflate-compressed (compressAlgorithm 1).
@@ -93,6 +98,7 @@ impl Header {
         let descriptor_offset = u64_at(sector, 28);
         let descriptor_sectors = u64_at(sector, 36);
         let gtes_per_gt = u32_at(sector, 44);
+        let rgd_offset = u64_at(sector, 48);
         let gd_offset = u64_at(sector, 56);
         let newlines: [u8; 4] = field(sector, 73);
         let compress_algorithm = u16_at(sector, 77);
@@ -133,6 +139,7 @@ impl Header {
             descriptor_sectors,
             gtes_per_gt,
             gd_offset,
+            rgd_offset: (flags & FLAG_REDUNDANT_GD != 0).then_some(rgd_offset),
             zero_grain: flags & FLAG_ZERO_GRAIN != 0,
             compressed,
             markers: flags & FLAG_MARKERS != 0,

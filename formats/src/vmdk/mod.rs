@@ -142,6 +142,15 @@ impl Vmdk {
                 file.size()
             )));
         }
+        if let Some(rgd) = header.rgd_offset {
+            // Not read, but a sector past the end says the header is damaged.
+            if rgd.checked_mul(512).is_none_or(|at| at >= file.size()) {
+                return Err(Error::Corrupt(format!(
+                    "vmdk: rgdOffset sector {rgd} is past the end of the file ({} bytes)",
+                    file.size()
+                )));
+            }
+        }
         if gd_bytes > MAX_GD_BYTES {
             return Err(Error::Unsupported(format!(
                 "vmdk: a grain directory of {gd_bytes} bytes (at most {MAX_GD_BYTES} are read)"

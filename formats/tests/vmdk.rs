@@ -578,3 +578,25 @@ fn embedded_descriptor_of_another_type() {
         }
     );
 }
+
+/// A damaged grain ends the extent before it: the grains before it still map, and the map
+/// that reaches it reports it.
+#[test]
+fn map_stops_before_a_damaged_grain() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((mut image, _)) = image(dir.path(), "subformat=monolithicSparse") else {
+        return;
+    };
+    let (_, gt) = tables(&image);
+    image[gt + 4..gt + 8].copy_from_slice(&0x00ff_0000u32.to_le_bytes());
+    let mut disk = Disk::open(image, None, None).unwrap();
+    assert!(matches!(
+        disk.map(0, 2 * 65536).unwrap(),
+        blockpart_formats::Extent::Data { len: 65536, .. }
+    ));
+    let err = disk.map(65536, 65536).err().unwrap();
+    assert!(
+        matches!(&err, Error::Corrupt(m) if m.contains("grain 1 at sector")),
+        "{err}"
+    );
+}

@@ -189,7 +189,10 @@ impl Layout for Vmdk {
         while run < len && merged < grains::MAX_MERGED {
             next = next.saturating_add(1);
             merged = merged.saturating_add(1);
-            let grain = self.grains.grain(file, next)?;
+            // A damaged grain further on ends the run: the next map reports it.
+            let Ok(grain) = self.grains.grain(file, next) else {
+                break;
+            };
             let continues = match (first, grain) {
                 (Grain::Data(start), Grain::Data(at)) => {
                     start.checked_add(next.saturating_sub(index).saturating_mul(grain_bytes))

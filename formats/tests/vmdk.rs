@@ -600,3 +600,33 @@ fn map_stops_before_a_damaged_grain() {
         "{err}"
     );
 }
+
+/// A grain table entry of 1 with the zeroed-grain flag reads as zeros, as qemu-img reads it
+/// (checked against qemu-img on the patched image).
+#[test]
+fn zeroed_grain() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((mut image, original)) = image(dir.path(), "subformat=monolithicSparse") else {
+        return;
+    };
+    let qemu = blockpart_test_tools::installed("qemu-img").unwrap();
+    let flags = le32(&image, 8) | 1 << 2;
+    image[8..12].copy_from_slice(&flags.to_le_bytes());
+    let (_, gt) = tables(&image);
+    image[gt + 4..gt + 8].copy_from_slice(&1u32.to_le_bytes());
+    let path = dir.path().join("zeroed.vmdk");
+    let raw = dir.path().join("zeroed.raw");
+    std::fs::write(&path, &image).unwrap();
+    run(Command::new(qemu)
+        .args(["convert", "-f", "vmdk", "-O", "raw"])
+        .args([&path, &raw]));
+    let expected = std::fs::read(&raw).unwrap();
+    assert!(expected[65536..131072].iter().all(|&b| b == 0));
+    assert!(original[65536..131072].iter().any(|&b| b != 0));
+    let mut disk = Disk::open(image.clone(), None, None).unwrap();
+    assert_eq!(
+        disk.map(65536 + 512, 65536).unwrap(),
+        blockpart_formats::Extent::Zero { len: 65536 - 512 }
+    );
+    assert_reads_as(image, &expected);
+}

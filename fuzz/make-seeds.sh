@@ -30,3 +30,17 @@ T
 cp seeds/tables/gpt seeds/tables/gpt-fix-crcs
 printf '\x02' | dd of=seeds/tables/gpt-fix-crcs bs=1 conv=notrunc status=none
 ls -l seeds/tables
+
+# Tiny VMDK and VHD images made by qemu-img, as seeds for the `vmdk` and `vhd` targets: a
+# 192 KiB disk of a data grain, a hole and a run of one byte (needs qemu-img).
+if command -v qemu-img >/dev/null; then
+    mkdir -p seeds/vmdk seeds/vhd
+    { head -c 65536 /dev/urandom; head -c 65536 /dev/zero; head -c 65536 /dev/zero | tr '\0' 'A'; } > "$work/disk.raw"
+    for sub in monolithicSparse streamOptimized; do
+        qemu-img convert -f raw -O vmdk -o subformat=$sub "$work/disk.raw" "seeds/vmdk/$sub"
+    done
+    for sub in fixed dynamic; do
+        qemu-img convert -f raw -O vpc -o subformat=$sub "$work/disk.raw" "seeds/vhd/$sub"
+    done
+    ls -l seeds/vmdk seeds/vhd
+fi

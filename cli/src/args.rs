@@ -12,7 +12,7 @@ use blockpart_core::SectorSize;
 use blockpart_host::{Format, Instance, Limits, PARTITIONER_COMPONENT, PartitionHandle, Runtime};
 use clap::Args;
 
-use crate::disk::{Disk, FormatArg};
+use crate::disk::{FormatArg, open_disk};
 use rustix::fs::{FlockOperation, OFlags, flock};
 use rustix::io::Errno;
 
@@ -121,7 +121,7 @@ pub fn open(
     read_only: bool,
     limits: Limits,
 ) -> Result<Opened> {
-    let device = Disk::open(disk, disk.sector_size, !read_only, limits)?;
+    let device = open_disk(disk, disk.sector_size, !read_only, limits)?;
     let format = device.format();
     let lock = lock(&disk.disk, !read_only)?;
     let mut instance = runtime(limits)?.instantiate()?;
@@ -188,7 +188,7 @@ pub fn sector_size_hint(disk: &DiskArgs, limits: Limits) -> String {
         SectorSize::B512
     };
     let reads = || -> Result<()> {
-        let device = Disk::open(disk, other, false, limits)?;
+        let device = open_disk(disk, other, false, limits)?;
         let mut instance = runtime(limits)?.instantiate()?;
         let whole = instance.whole(device)?;
         instance.read_table(whole)?;

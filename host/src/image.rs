@@ -7,13 +7,16 @@
 //! lands (`disk.map`); the host reads those bytes from the file itself, straight into the
 //! caller's buffer, and asks the reader for the bytes only it can produce (compressed
 //! clusters). One file a concept: the files handed over ([`file`]), the virtual disk as a
-//! block device ([`disk`]), and opening an image by path ([`open`]).
+//! block device ([`disk`]), opening an image by path ([`open`]), and a disk in any format,
+//! raw included ([`any`]).
 
+mod any;
 mod disk;
 mod file;
 mod open;
 
 pub use blockpart_formats::Format;
+pub use any::{AnyDisk, DiskError, DiskOptions};
 pub use disk::ImageDisk;
 pub use file::ImageFile;
 pub use open::ImageError;

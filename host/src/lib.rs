@@ -30,7 +30,10 @@ mod runtime;
 pub use blockpart_core::faulty_device::{self, FaultyDevice};
 pub use cache::UntrustedCache;
 pub use file_device::{FileDevice, OpenError};
-pub use image::{Format, IMAGE_READER_COMPONENT, ImageDisk, ImageError, ImageFile, ImageRuntime};
+pub use image::{
+    AnyDisk, DiskError, DiskOptions, Format, IMAGE_READER_COMPONENT, ImageDisk, ImageError,
+    ImageFile, ImageRuntime,
+};
 pub use limits::{Limits, TICK};
 #[allow(
     deprecated,

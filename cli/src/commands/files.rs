@@ -14,7 +14,7 @@ use blockpart_host::{
 };
 
 use crate::args::{DiskArgs, lock, runtime, sector_size_hint};
-use crate::disk::Disk;
+use crate::disk::open_disk;
 use crate::commands::copy::progress;
 
 /// Bytes per read of a file: well under the reader's 16 MiB bound and the guest's memory, so
@@ -30,7 +30,7 @@ struct Opened {
 
 /// Opens the filesystem of `disk`: its `--partition`, or the whole disk.
 fn open(disk: &DiskArgs, limits: Limits) -> Result<Opened> {
-    let device = Disk::open(disk, disk.sector_size, false, limits)?;
+    let device = open_disk(disk, disk.sector_size, false, limits)?;
     let lock = lock(&disk.disk, false)?;
     let mut instance = reader_runtime(limits)?.instantiate()?;
     let what = match disk.partition {
@@ -65,7 +65,7 @@ fn open(disk: &DiskArgs, limits: Limits) -> Result<Opened> {
 /// Whether the partitioner reads a partition table on `disk`.
 fn has_table(disk: &DiskArgs, limits: Limits) -> bool {
     let reads = || -> Result<()> {
-        let device = Disk::open(disk, disk.sector_size, false, limits)?;
+        let device = open_disk(disk, disk.sector_size, false, limits)?;
         let mut instance = runtime(limits)?.instantiate()?;
         let whole = instance.whole(device)?;
         instance.read_table(whole)?;

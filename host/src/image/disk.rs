@@ -37,6 +37,15 @@ pub(super) struct Reader {
     pub(super) linear: Option<u64>,
 }
 
+impl std::fmt::Debug for ImageDisk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImageDisk")
+            .field("format", &self.format)
+            .field("bytes", &self.bytes)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ImageDisk {
     /// The disk `reader` opened, of `bytes` bytes in `format`.
     pub(super) fn new(reader: Reader, format: Format, bytes: u64) -> Self {

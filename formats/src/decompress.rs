@@ -32,3 +32,98 @@ pub(crate) fn inflate(input: &[u8], zlib_header: bool, out: &mut [u8]) -> Result
         ))),
     }
 }
+
+/// The largest zstd window accepted: the decoder reserves the window up front, so a
+/// hostile frame header could otherwise ask for 100 MiB. qemu's frames are one cluster
+/// (2 MiB at most) with the content size as the window.
+const MAX_ZSTD_WINDOW: u64 = 8 << 20;
+
+/// Decodes the zstd frame at the start of `input` (padding may follow it) into all of
+/// `out`: an error if the frame is damaged, produces fewer bytes than `out` holds, or more.
+pub(crate) fn zstd(input: &[u8], out: &mut [u8]) -> Result<(), Error> {
+    use ruzstd::decoding::{BlockDecodingStrategy, FrameDecoder};
+    use ruzstd::io::Read;
+
+    let window = zstd_window(input)?;
+    if window > MAX_ZSTD_WINDOW {
+        return Err(Error::Corrupt(format!(
+            "a zstd frame asks for a {window}-byte window (at most {MAX_ZSTD_WINDOW})"
+        )));
+    }
+    let damaged = |what: &str, error: &dyn core::fmt::Display| {
+        Error::Corrupt(format!("a zstd frame is damaged ({what}: {error})"))
+    };
+    let mut decoder = FrameDecoder::new();
+    let mut source = input;
+    decoder
+        .init(&mut source)
+        .map_err(|error| damaged("frame header", &error))?;
+    let mut written = 0usize;
+    loop {
+        // One block at a time (128 KiB at most), drained into `out` as it comes, so a bomb
+        // is caught once it overflows `out` by a window's worth, not after it is all out.
+        let finished = decoder
+            .decode_blocks(&mut source, BlockDecodingStrategy::UptoBlocks(1))
+            .map_err(|error| damaged("block", &error))?;
+        let rest = out.get_mut(written..).unwrap_or_default();
+        let got = decoder
+            .read(rest)
+            .map_err(|error| damaged("output", &error))?;
+        written = written.saturating_add(got);
+        if written == out.len() && decoder.can_collect() > 0 {
+            return Err(Error::Corrupt(format!(
+                "a zstd frame decodes to more than its {} bytes",
+                out.len()
+            )));
+        }
+        if finished {
+            break;
+        }
+    }
+    if written != out.len() || decoder.can_collect() > 0 {
+        return Err(Error::Corrupt(format!(
+            "a zstd frame decodes to {} bytes, not {}",
+            written.saturating_add(decoder.can_collect()),
+            out.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The window size a zstd frame header declares (RFC 8878, 3.1.1.1), read before the
+/// decoder reserves it.
+fn zstd_window(input: &[u8]) -> Result<u64, Error> {
+    let short = || Error::Corrupt("a zstd frame header is cut short".into());
+    if input.get(..4) != Some(&[0x28, 0xb5, 0x2f, 0xfd][..]) {
+        return Err(Error::Corrupt(
+            "a compressed cluster has no zstd frame magic".into(),
+        ));
+    }
+    let descriptor = *input.get(4).ok_or_else(short)?;
+    let single_segment = descriptor & 0x20 != 0;
+    if !single_segment {
+        let byte = *input.get(5).ok_or_else(short)?;
+        let base = 1u64 << (10u32.saturating_add(u32::from(byte >> 3)));
+        return Ok(base.saturating_add((base / 8).saturating_mul(u64::from(byte & 7))));
+    }
+    // A single segment: the window is the frame content size, after the dictionary id.
+    let dictionary = [0usize, 1, 2, 4]
+        .get(usize::from(descriptor & 3))
+        .copied()
+        .unwrap_or(0);
+    let (size_len, bias) = match descriptor >> 6 {
+        0 => (1usize, 0u64),
+        1 => (2, 256),
+        2 => (4, 0),
+        _ => (8, 0),
+    };
+    let start = 5usize.saturating_add(dictionary);
+    let field = input
+        .get(start..start.saturating_add(size_len))
+        .ok_or_else(short)?;
+    let mut word = [0u8; 8];
+    word.get_mut(..size_len)
+        .ok_or_else(short)?
+        .copy_from_slice(field);
+    Ok(u64::from_le_bytes(word).saturating_add(bias))
+}

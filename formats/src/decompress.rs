@@ -18,7 +18,12 @@ pub(crate) fn inflate(input: &[u8], zlib_header: bool, out: &mut [u8]) -> Result
     }
     let (status, _read, written) = decompress(&mut state, input, out, 0, flags);
     match status {
-        TINFLStatus::Done | TINFLStatus::HasMoreOutput if written == out.len() => Ok(()),
+        TINFLStatus::Done if written == out.len() => Ok(()),
+        // Full, with more to come: a bomb.
+        TINFLStatus::HasMoreOutput => Err(Error::Corrupt(format!(
+            "a compressed block inflates to more than its {} bytes",
+            out.len()
+        ))),
         // qcow2 pads a compressed cluster to whole sectors, so its stream may end early in
         // the input; what matters is that it filled the cluster.
         TINFLStatus::NeedsMoreInput | TINFLStatus::FailedCannotMakeProgress

@@ -995,3 +995,146 @@ fn hostile_short_file() {
         assert!(matches!(error, Error::Corrupt(_)), "{len}: {error:?}");
     }
 }
+
+/// An extended-L2 overlay made by `qemu-img convert -B`: zeros of a few subclusters over
+/// the base's data are zero subclusters. qemu writes only the allocated subclusters, so
+/// the file's last cluster may end early: only the allocated part must be inside the file.
+#[test]
+fn zero_subclusters_over_a_backing() {
+    let Some(qemu) = qemu_img() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (base_image, base, top_raw) = chain(&qemu, dir.path());
+    let overlay = dir.path().join("overlay.qcow2");
+    let overlay_image = convert(
+        &qemu,
+        &top_raw,
+        &[
+            "-B",
+            base.to_str().unwrap(),
+            "-F",
+            "qcow2",
+            "-o",
+            "extended_l2=on",
+        ],
+        &overlay,
+    );
+    let expected = qemu_raw(&qemu, &overlay);
+    let base_disk = Disk::open(base_image, None, None).unwrap();
+    let mut disk = Disk::open(overlay_image.clone(), None, Some(base_disk)).unwrap();
+    compare(&mut disk, &expected);
+    assert!(kinds(&mut disk).0, "zero subclusters");
+    // Some cluster mixes states: an extent shorter than a cluster inside it.
+    let mut short = false;
+    for cluster in 0..disk.size() / 65536 {
+        short |= disk.map(cluster * 65536, 65536).unwrap().len() < 65536;
+    }
+    assert!(short, "runs of subclusters");
+}
+
+/// Where in the file the extended L2 entry (two words) of guest cluster `cluster` is.
+fn extended_entry_at(bytes: &[u8], cluster: usize) -> usize {
+    let cluster_bits = be32(bytes, 20);
+    let per_table = 1usize << (cluster_bits - 4);
+    let l1 = be64(bytes, 40) as usize;
+    let l2 = be64(bytes, l1 + 8 * (cluster / per_table)) & 0x00ff_ffff_ffff_fe00;
+    assert_ne!(l2, 0, "the cluster has an L2 table");
+    l2 as usize + 16 * (cluster % per_table)
+}
+
+#[test]
+fn hostile_subcluster_allocated_and_zero() {
+    let Some(mut bytes) = image(&["-o", "extended_l2=on"]) else {
+        return;
+    };
+    let at = extended_entry_at(&bytes, 0);
+    let bitmap = be64(&bytes, at + 8);
+    assert_ne!(bitmap & 1, 0, "subcluster 0 allocated");
+    put64(&mut bytes, at + 8, bitmap | 1 << 32);
+    assert_corrupt(
+        read_error(bytes),
+        &["both allocated and zero", "guest offset 0"],
+    );
+}
+
+#[test]
+fn hostile_subclusters_allocated_without_host() {
+    let Some(mut bytes) = image(&["-o", "extended_l2=on"]) else {
+        return;
+    };
+    let at = extended_entry_at(&bytes, 0);
+    put64(&mut bytes, at, 0);
+    assert_corrupt(read_error(bytes), &["no host offset"]);
+}
+
+#[test]
+fn hostile_extended_l2_zero_flag() {
+    let Some(mut bytes) = image(&["-o", "extended_l2=on"]) else {
+        return;
+    };
+    let at = extended_entry_at(&bytes, 0);
+    bytes[at + 7] |= 1;
+    assert_corrupt(read_error(bytes), &["reserved bits set (0x1)"]);
+}
+
+#[test]
+fn hostile_compressed_with_subcluster_bitmap() {
+    let Some(mut bytes) = image(&["-c", "-o", "extended_l2=on"]) else {
+        return;
+    };
+    let at = (0..SIZE / 65536)
+        .map(|cluster| extended_entry_at(&bytes, cluster))
+        .find(|&at| be64(&bytes, at) & (1 << 62) != 0)
+        .unwrap();
+    put64(&mut bytes, at + 8, 1);
+    assert_corrupt(
+        read_error(bytes),
+        &["compressed cluster", "subcluster bitmap"],
+    );
+}
+
+#[test]
+fn hostile_extended_l2_small_clusters() {
+    let Some(mut bytes) = image(&["-o", "extended_l2=on"]) else {
+        return;
+    };
+    put32(&mut bytes, 20, 13);
+    assert_corrupt(open_error(bytes), &["extended L2", "cluster_bits 13"]);
+}
+
+#[test]
+fn hostile_compression_type() {
+    let Some(bytes) = image(&["-c", "-o", "compression_type=zstd"]) else {
+        return;
+    };
+    let mut unknown = bytes.clone();
+    unknown[104] = 2;
+    assert_unsupported(open_error(unknown), &["compression type 2"]);
+    let mut without_bit = bytes;
+    without_bit[79] &= !(1 << 3);
+    assert_corrupt(open_error(without_bit), &["compression_type 1"]);
+}
+
+/// Allocated subclusters past the end of the file (the last cluster of an extended-L2
+/// image may be short, but not its allocated subclusters).
+#[test]
+fn hostile_subclusters_past_the_end() {
+    let Some(mut bytes) = image(&["-o", "extended_l2=on"]) else {
+        return;
+    };
+    let at = extended_entry_at(&bytes, 0);
+    let last = bytes.len() as u64 / 65536 * 65536;
+    bytes.resize(last as usize + 4096, 0xcc);
+    put64(&mut bytes, at, 1 << 63 | last);
+    put64(&mut bytes, at + 8, 0x3);
+    let mut disk = Disk::open(bytes.clone(), None, None).unwrap();
+    let mut buf = vec![0; 4096];
+    disk.read(0, &mut buf).unwrap();
+    put64(&mut bytes, at + 8, 0x7);
+    let mut disk = Disk::open(bytes, None, None).unwrap();
+    assert_corrupt(
+        disk.read(0, &mut buf).err().unwrap(),
+        &["extended L2 entry", "past the end of the file"],
+    );
+}

@@ -55,8 +55,14 @@ impl Geometry {
         1u64 << self.cluster_bits
     }
 
-    /// `cluster_size` bytes from `host` lie inside the file: else Corrupt naming `what`.
+    /// `host` is aligned to the cluster and the cluster from there lies inside the file:
+    /// else Corrupt naming `what`.
     pub(super) fn check_cluster(self, what: &str, host: u64, guest: u64) -> Result<(), Error> {
+        self.check_host(what, host, self.cluster_size(), guest)
+    }
+
+    /// `host` is aligned to the cluster and `len` bytes from there lie inside the file.
+    fn check_host(self, what: &str, host: u64, len: u64, guest: u64) -> Result<(), Error> {
         let cluster_size = self.cluster_size();
         if !host.is_multiple_of(cluster_size) {
             return Err(Error::Corrupt(format!(
@@ -64,7 +70,7 @@ impl Geometry {
                  {cluster_size}-byte cluster"
             )));
         }
-        match host.checked_add(cluster_size) {
+        match host.checked_add(len) {
             Some(end) if end <= self.file_size => Ok(()),
             _ => Err(Error::Corrupt(format!(
                 "{what} for guest offset {guest} points to byte {host}, past the end of the \
@@ -143,10 +149,16 @@ impl Geometry {
                      subclusters allocated in a cluster with no host offset"
                 )));
             }
-            self.check_cluster("an extended L2 entry", host, guest)?;
         }
         // 32 subclusters a cluster: cluster_bits >= 14 was checked, so this is >= 9.
         let sub_bits = self.cluster_bits.saturating_sub(5);
+        if allocated != 0 {
+            // qemu writes only the allocated subclusters: the last cluster of the file may
+            // end after its last allocated one, which must be inside.
+            let last = 64u32.saturating_sub(allocated.leading_zeros());
+            let used = u64::from(last) << sub_bits;
+            self.check_host("an extended L2 entry", host, used, guest)?;
+        }
         let first = within >> sub_bits;
         let class = |sub: u64| (allocated >> sub & 1, zero >> sub & 1);
         let state = match class(first) {

@@ -142,6 +142,8 @@ impl Geometry {
                 allocated & zero
             )));
         }
+        // 32 subclusters a cluster: cluster_bits >= 14 was checked, so this is >= 9.
+        let sub_bits = self.cluster_bits.saturating_sub(5);
         if allocated != 0 {
             if host == 0 {
                 return Err(Error::Corrupt(format!(
@@ -149,10 +151,6 @@ impl Geometry {
                      subclusters allocated in a cluster with no host offset"
                 )));
             }
-        }
-        // 32 subclusters a cluster: cluster_bits >= 14 was checked, so this is >= 9.
-        let sub_bits = self.cluster_bits.saturating_sub(5);
-        if allocated != 0 {
             // qemu writes only the allocated subclusters: the last cluster of the file may
             // end after its last allocated one, which must be inside.
             let last = 64u32.saturating_sub(allocated.leading_zeros());

@@ -51,7 +51,7 @@ pub(super) struct Header {
     pub(super) cluster_bits: u32,
     /// The virtual disk's size in bytes.
     pub(super) size: u64,
-    /// Entries of the active L1 table: exactly as many as the virtual size needs.
+    /// Entries of the active L1 table that map the virtual disk (the table may be longer).
     pub(super) l1_size: u32,
     /// Where the active L1 table is: cluster aligned, the whole table inside the file.
     pub(super) l1_offset: u64,
@@ -240,11 +240,10 @@ impl Header {
                  entries"
             )));
         }
-        if u64::from(l1_size) > needed {
-            return Err(Error::Corrupt(format!(
-                "l1_size {l1_size} is larger than the {size}-byte disk needs ({needed} entries)"
-            )));
-        }
+        // A larger L1 is valid: `qemu-img resize --shrink` keeps the table, and saving a VM
+        // state grows it. Its entries past the disk are never read, so only those needed are
+        // loaded; the whole table must still be inside the file, as qemu checks.
+        let l1_used = u32::try_from(needed).unwrap_or(l1_size);
         check_region(
             "l1_table_offset",
             l1_offset,
@@ -292,7 +291,7 @@ impl Header {
         Ok(Self {
             cluster_bits,
             size,
-            l1_size,
+            l1_size: l1_used,
             l1_offset,
             extended_l2,
             compression,

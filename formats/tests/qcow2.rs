@@ -1175,3 +1175,51 @@ fn data_clusters_out_of_order() {
     assert_eq!(disk.map(65536, 1 << 20).unwrap().len(), 65536);
     assert_eq!(disk.map(3 * 65536, 1 << 20).unwrap().len(), 2 * 65536);
 }
+
+#[test]
+fn compressed_small_clusters() {
+    differential(&["-c", "-o", "cluster_size=512"]);
+    differential(&["-c", "-o", "cluster_size=512,compression_type=zstd"]);
+    differential(&["-c", "-o", "cluster_size=4096,compression_type=zstd"]);
+}
+
+/// Every L1 entry of a 64 PiB disk names the same empty L2 table: mapping the whole disk
+/// returns after bounded work (a shorter extent), and reads at the end are zeros.
+#[test]
+fn hostile_one_l2_table_for_the_whole_disk() {
+    let Some(qemu) = qemu_img() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = create(&qemu, dir.path(), &["-o", "cluster_size=2M"], "64P");
+    let table = bytes.len().div_ceil(2 << 20) * (2 << 20);
+    bytes.resize(table + (2 << 20), 0);
+    let l1 = be64(&bytes, 40) as usize;
+    for entry in 0..be32(&bytes, 36) as usize {
+        put64(&mut bytes, l1 + 8 * entry, 1 << 63 | table as u64);
+    }
+    let mut disk = Disk::open(bytes, None, None).unwrap();
+    let extent = disk.map(0, disk.size()).unwrap();
+    assert!(matches!(extent, Extent::Backing { .. }), "{extent:?}");
+    assert!(extent.len() < disk.size());
+    reads_zeros(&mut disk);
+}
+
+/// A backing file name with bytes that are not printable ASCII is reported escaped.
+#[test]
+fn hostile_backing_file_name_escaped() {
+    let Some(mut bytes) = image(&[]) else {
+        return;
+    };
+    let name = b"../\x1b[31mx\xff";
+    bytes[4096..4096 + name.len()].copy_from_slice(name);
+    put64(&mut bytes, 8, 4096);
+    put32(&mut bytes, 16, name.len() as u32);
+    assert_eq!(
+        open_error(bytes),
+        Error::External {
+            kind: Reference::BackingFile,
+            name: "../\\x1b[31mx\\xff".into()
+        }
+    );
+}

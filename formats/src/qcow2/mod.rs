@@ -17,6 +17,10 @@ use crate::{Error, Extent, Source, decompress};
 use header::{Compression, Header};
 use table::{Geometry, L1_RESERVED, L2Cache, OFFSET_MASK, State};
 
+/// The most cluster pieces one [`Layout::map`] call merges: 4096 clusters (256 MiB with
+/// the default 64 KiB clusters) is a few extents for a long read, and bounded work.
+const MAX_PIECES: usize = 4096;
+
 /// An opened qcow2 image.
 pub(crate) struct Qcow2 {
     /// The virtual size in bytes.
@@ -164,7 +168,12 @@ impl Layout for Qcow2 {
         // sequential read is a few extents; a compressed cluster is always one of its own.
         let mut first: Option<State> = None;
         let mut total = 0u64;
-        while total < len {
+        // Bounded work per call whatever `len` is: L1 entries may all name one empty L2
+        // table, and a shorter extent is always allowed.
+        for _ in 0..MAX_PIECES {
+            if total >= len {
+                break;
+            }
             let at = offset.saturating_add(total);
             let (state, run) = self.piece(file, at)?;
             let merged = match (first, state) {

@@ -48,14 +48,22 @@ impl Qcow2 {
     /// Reads and checks the header and the active L1 table of `file`.
     pub(crate) fn open(file: &dyn Source) -> Result<Self, Error> {
         let header = Header::read(file)?;
-        // Checked by the header: at most 32 MiB, inside the file.
-        let mut bytes =
-            alloc::vec![0u8; usize::try_from(header.l1_size).unwrap_or(0).saturating_mul(8)];
-        read_exact(file, header.l1_offset, &mut bytes, "the L1 table")?;
-        let l1 = bytes
-            .chunks_exact(8)
-            .map(|word| header::be64(word, 0))
-            .collect();
+        // Checked by the header: at most 32 MiB, inside the file. Read in pieces, so the
+        // bytes and the entries are not both held whole.
+        let entries = usize::try_from(header.l1_size).unwrap_or(0);
+        let mut l1 = Vec::with_capacity(entries);
+        let mut piece = [0u8; 8 << 10];
+        let mut at = header.l1_offset;
+        while l1.len() < entries {
+            let want = entries
+                .saturating_sub(l1.len())
+                .saturating_mul(8)
+                .min(piece.len());
+            let bytes = piece.get_mut(..want).unwrap_or_default();
+            read_exact(file, at, bytes, "the L1 table")?;
+            l1.extend(bytes.chunks_exact(8).map(|word| header::be64(word, 0)));
+            at = at.saturating_add(u64::try_from(want).unwrap_or(u64::MAX));
+        }
         Ok(Self {
             size: header.size,
             geometry: Geometry {

@@ -116,7 +116,7 @@ impl Qcow2 {
                 .unwrap_or(u64::MAX);
             return Ok((State::Backing, span_end.saturating_sub(at)));
         }
-        geometry.check_cluster("L1 entry's L2 table", l2_offset, at)?;
+        geometry.check_cluster("an L1 entry's L2 table", l2_offset, at)?;
         let words = self.l2.get(file, l2_offset, cluster_size)?;
         let word = usize::try_from(l2_index)
             .ok()

@@ -73,8 +73,8 @@ impl Geometry {
         match host.checked_add(len) {
             Some(end) if end <= self.file_size => Ok(()),
             _ => Err(Error::Corrupt(format!(
-                "{what} for guest offset {guest} points to byte {host}, past the end of the \
-                 file ({} bytes)",
+                "{what} for guest offset {guest} points to {len} bytes at byte {host}, past the \
+                 end of the file ({} bytes)",
                 self.file_size
             ))),
         }

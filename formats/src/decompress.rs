@@ -132,3 +132,72 @@ fn zstd_window(input: &[u8]) -> Result<u64, Error> {
         .copy_from_slice(field);
     Ok(u64::from_le_bytes(word).saturating_add(bias))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A raw deflate stream of one stored block holding "ab".
+    const DEFLATE_AB: [u8; 7] = [0x01, 0x02, 0x00, 0xfd, 0xff, b'a', b'b'];
+
+    /// A zstd frame (single segment, content size 2) of one raw block holding "ab".
+    const ZSTD_AB: [u8; 11] = [
+        0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x02, 0x11, 0x00, 0x00, b'a', b'b',
+    ];
+
+    #[test]
+    fn inflate_fills_exactly() {
+        let mut out = [0u8; 2];
+        inflate(&DEFLATE_AB, false, &mut out).unwrap();
+        assert_eq!(&out, b"ab");
+        // Padding after the stream (qcow2 pads to sectors) is not an error.
+        let mut padded = DEFLATE_AB.to_vec();
+        padded.extend_from_slice(&[0; 9]);
+        inflate(&padded, false, &mut out).unwrap();
+    }
+
+    #[test]
+    fn inflate_refuses_a_bomb_and_a_short_stream() {
+        let mut small = [0u8; 1];
+        let error = inflate(&DEFLATE_AB, false, &mut small).unwrap_err();
+        assert!(matches!(&error, Error::Corrupt(why) if why.contains("more than its 1 bytes")));
+        let mut large = [0u8; 3];
+        let error = inflate(&DEFLATE_AB, false, &mut large).unwrap_err();
+        assert!(matches!(&error, Error::Corrupt(why) if why.contains("2 of its 3 bytes")));
+    }
+
+    #[test]
+    fn zstd_fills_exactly() {
+        let mut out = [0u8; 2];
+        zstd(&ZSTD_AB, &mut out).unwrap();
+        assert_eq!(&out, b"ab");
+        let mut padded = ZSTD_AB.to_vec();
+        padded.extend_from_slice(&[0; 5]);
+        zstd(&padded, &mut out).unwrap();
+    }
+
+    #[test]
+    fn zstd_refuses_a_bomb_a_short_frame_and_a_huge_window() {
+        let mut small = [0u8; 1];
+        let error = zstd(&ZSTD_AB, &mut small).unwrap_err();
+        assert!(matches!(&error, Error::Corrupt(why) if why.contains("more than its 1 bytes")));
+        let mut large = [0u8; 3];
+        let error = zstd(&ZSTD_AB, &mut large).unwrap_err();
+        assert!(matches!(&error, Error::Corrupt(why) if why.contains("decodes to 2 bytes, not 3")));
+        let mut cut = [0u8; 2];
+        let error = zstd(&ZSTD_AB[..10], &mut cut).unwrap_err();
+        assert!(matches!(&error, Error::Corrupt(why) if why.contains("damaged")));
+        // Not a single segment: window descriptor 0xf8 is 2^41 bytes, refused before the
+        // decoder would reserve it.
+        let huge = [
+            0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xf8, 0x11, 0x00, 0x00, b'a', b'b',
+        ];
+        let error = zstd(&huge, &mut cut).unwrap_err();
+        assert!(
+            matches!(&error, Error::Corrupt(why) if why.contains("window")),
+            "{error:?}"
+        );
+        let error = zstd(b"not zstd", &mut cut).unwrap_err();
+        assert!(matches!(&error, Error::Corrupt(why) if why.contains("magic")));
+    }
+}

@@ -1223,3 +1223,24 @@ fn hostile_backing_file_name_escaped() {
         }
     );
 }
+
+/// Internal snapshots and persistent bitmaps (a header extension and an autoclear bit) are
+/// not read: the active L1 table is, and the disk reads as qemu reads it.
+#[test]
+fn snapshots_and_bitmaps_are_ignored() {
+    let Some(qemu) = qemu_img() else {
+        return;
+    };
+    let (dir, raw) = scratch(31, SIZE);
+    let image = dir.path().join("image.qcow2");
+    convert(&qemu, &raw, &[], &image);
+    let path = image.to_str().unwrap();
+    run(&qemu, &["snapshot", "-c", "first", path]);
+    run(&qemu, &["bitmap", "--add", path, "dirty"]);
+    let bytes = fs::read(&image).unwrap();
+    assert_eq!(be32(&bytes, 60), 1, "one snapshot");
+    assert_ne!(be64(&bytes, 88) & 1, 0, "the bitmaps autoclear bit");
+    let expected = qemu_raw(&qemu, &image);
+    let mut disk = Disk::open(bytes, None, None).unwrap();
+    compare(&mut disk, &expected);
+}

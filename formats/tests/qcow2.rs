@@ -1244,3 +1244,44 @@ fn snapshots_and_bitmaps_are_ignored() {
     let mut disk = Disk::open(bytes, None, None).unwrap();
     compare(&mut disk, &expected);
 }
+
+/// A version 2 overlay (its backing format in a header extension after the 72-byte
+/// header), empty: every read is the base's.
+#[test]
+fn version_2_empty_overlay() {
+    let Some(qemu) = qemu_img() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (base_image, base, _) = chain(&qemu, dir.path());
+    let overlay = dir.path().join("overlay.qcow2");
+    let (base_name, overlay_name) = (base.to_str().unwrap(), overlay.to_str().unwrap());
+    run(
+        &qemu,
+        &[
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-o",
+            "compat=0.10",
+            "-b",
+            base_name,
+            "-F",
+            "qcow2",
+            overlay_name,
+        ],
+    );
+    let bytes = fs::read(&overlay).unwrap();
+    assert_eq!(be32(&bytes, 4), 2);
+    assert_eq!(
+        be32(&bytes, 72),
+        0xe279_2aca,
+        "the backing format extension"
+    );
+    let expected = qemu_raw(&qemu, &overlay);
+    let base_disk = Disk::open(base_image, None, None).unwrap();
+    let mut disk = Disk::open(bytes, None, Some(base_disk)).unwrap();
+    assert_eq!(disk.backing_name(), Some(base_name));
+    compare(&mut disk, &expected);
+}

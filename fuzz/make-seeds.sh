@@ -44,3 +44,23 @@ if command -v qemu-img >/dev/null; then
     done
     ls -l seeds/vmdk seeds/vhd
 fi
+
+# Tiny qcow2 images made by qemu-img, as seeds for the `qcow2` target: small clusters so that
+# the seeds stay a few KiB, one per layout (version 2, compressed with each method, extended
+# L2 entries). Skipped without qemu-img.
+if command -v qemu-img >/dev/null; then
+    mkdir -p seeds/qcow2
+    { for i in $(seq 1 300); do printf 'qcow2 seed %04d ' "$i"; done; } > "$work/disk.raw"
+    truncate -s 64K "$work/disk.raw"
+    seed() { # NAME OPTIONS...
+        local name=$1
+        shift
+        qemu-img convert -q -f raw -O qcow2 "$@" "$work/disk.raw" "seeds/qcow2/$name"
+    }
+    seed v3 -o cluster_size=512
+    seed v2 -o cluster_size=512,compat=0.10
+    seed deflate -c -o cluster_size=512
+    seed zstd -c -o cluster_size=512,compression_type=zstd
+    seed extended-l2 -o cluster_size=16k,extended_l2=on
+    ls -l seeds/qcow2
+fi

@@ -27,7 +27,9 @@ pub fn open_disk(
         writable,
         partial_last_sector: false,
     };
-    Ok(AnyDisk::open(&disk.disk, &options, || image_runtime(limits))?)
+    Ok(AnyDisk::open(&disk.disk, &options, || {
+        image_runtime(limits)
+    })?)
 }
 
 /// `--format`: a format, or `auto` (detected by content).

@@ -63,7 +63,9 @@ pub fn detect(file: &dyn Source) -> Result<Format, Error> {
     };
     for (magic, at, name) in REFUSED {
         if head.get(at..at.saturating_add(magic.len())) == Some(magic) {
-            return Err(Error::Unsupported(alloc::format!("{name} images are not read")));
+            return Err(Error::Unsupported(alloc::format!(
+                "{name} images are not read"
+            )));
         }
     }
     let found: alloc::vec::Vec<Format> = [

@@ -73,7 +73,17 @@ impl fmt::Display for Error {
             Self::Unsupported(what) => write!(f, "unsupported image: {what}"),
             Self::External { kind, name } => write!(
                 f,
-                "the image names a {kind}, \"{name}\", which is not followed (give it with --backing if it is a backing file you trust)"
+                "the image names {} {kind}, \"{name}\", which is not followed{}",
+                if matches!(kind, Reference::DataFile | Reference::Extent) {
+                    "an"
+                } else {
+                    "a"
+                },
+                if *kind == Reference::BackingFile {
+                    " (name the file with --backing if you trust it)"
+                } else {
+                    ""
+                }
             ),
             Self::Ambiguous(what) => write!(f, "ambiguous image: {what}; name the format"),
             Self::Chain(why) => write!(f, "backing chain: {why}"),

@@ -24,7 +24,9 @@ impl Layout for Raw {
     }
 
     fn read_encoded(&mut self, _: &dyn Source, offset: u64, _: &mut [u8]) -> Result<(), Error> {
-        Err(Error::Corrupt(alloc::format!("no encoded bytes at {offset} of a raw image")))
+        Err(Error::Corrupt(alloc::format!(
+            "no encoded bytes at {offset} of a raw image"
+        )))
     }
 
     fn linear(&self) -> Option<u64> {

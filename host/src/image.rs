@@ -15,8 +15,8 @@ mod disk;
 mod file;
 mod open;
 
-pub use blockpart_formats::Format;
 pub use any::{AnyDisk, DiskError, DiskOptions};
+pub use blockpart_formats::Format;
 pub use disk::ImageDisk;
 pub use file::ImageFile;
 pub use open::ImageError;
@@ -39,8 +39,7 @@ pub(crate) mod bindings {
 use bindings::{ImageReader, ImageReaderIndices};
 
 /// The built-in image reader, as built from `components/image-reader/` by `build.rs`.
-pub const IMAGE_READER_COMPONENT: &[u8] =
-    include_bytes!(env!("BLOCKPART_IMAGE_READER_COMPONENT"));
+pub const IMAGE_READER_COMPONENT: &[u8] = include_bytes!(env!("BLOCKPART_IMAGE_READER_COMPONENT"));
 
 impl Exports for ImageReaderIndices {
     type Loaded = ImageReader;

@@ -14,8 +14,8 @@ use blockpart_host::{
 };
 
 use crate::args::{DiskArgs, lock, runtime, sector_size_hint};
-use crate::disk::open_disk;
 use crate::commands::copy::progress;
+use crate::disk::open_disk;
 
 /// Bytes per read of a file: well under the reader's 16 MiB bound and the guest's memory, so
 /// `get` of any size runs in bounded memory.

@@ -82,7 +82,8 @@ impl wit::GuestDisk for Disk {
         backing: Option<wit::Disk>,
     ) -> Result<wit::Disk, wit::Error> {
         let backing = backing.map(|disk| disk.into_inner::<Self>().0.into_inner());
-        let disk = FormatDisk::open(HostFile(image), format.map(from_wit), backing).map_err(error)?;
+        let disk =
+            FormatDisk::open(HostFile(image), format.map(from_wit), backing).map_err(error)?;
         Ok(wit::Disk::new(Self(RefCell::new(disk))))
     }
 

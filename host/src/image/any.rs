@@ -38,7 +38,9 @@ pub enum DiskError {
         format: Format,
     },
     /// A sector size other than 512 for an image, whose virtual disk has 512-byte sectors.
-    #[error("{path} is a {format} image, whose disk has 512-byte sectors: a sector size of {sector_size} is for raw disks")]
+    #[error(
+        "{path} is a {format} image, whose disk has 512-byte sectors: a sector size of {sector_size} is for raw disks"
+    )]
     SectorSize {
         /// The image.
         path: PathBuf,
@@ -95,7 +97,11 @@ impl AnyDisk {
             } else {
                 FileDevice::open
             };
-            return Ok(Self::Raw(open(path, options.sector_size, !options.writable)?));
+            return Ok(Self::Raw(open(
+                path,
+                options.sector_size,
+                !options.writable,
+            )?));
         }
         if options.writable {
             return Err(DiskError::ReadOnlyFormat {
@@ -115,7 +121,11 @@ impl AnyDisk {
             (None, Some(images)) => images()?,
             (None, None) => unreachable!("the reader is taken only to detect"),
         };
-        Ok(Self::Image(runtime.open(path, Some(format), &options.backing)?))
+        Ok(Self::Image(runtime.open(
+            path,
+            Some(format),
+            &options.backing,
+        )?))
     }
 
     /// The format it is read in.

@@ -158,7 +158,9 @@ impl Reader {
         match self.store.call(name, |store| call(store, image, disk)) {
             Ok(Ok(answer)) => Ok(answer),
             Ok(Err(refused)) => Err(DeviceError::Io(super::open::from_wit(refused).to_string())),
-            Err(trap) => Err(DeviceError::Io(format!("the image reader failed: {trap:#}"))),
+            Err(trap) => Err(DeviceError::Io(format!(
+                "the image reader failed: {trap:#}"
+            ))),
         }
     }
 }

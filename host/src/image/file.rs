@@ -62,7 +62,11 @@ impl wit::HostFile for State {
         let file = self.table_mut().get(&file)?.clone();
         // A length past the file is refused before anything is allocated for it.
         let Some(len) = usize::try_from(len).ok().filter(|&len| {
-            u64::try_from(len).is_ok_and(|len| offset.checked_add(len).is_some_and(|end| end <= file.size()))
+            u64::try_from(len).is_ok_and(|len| {
+                offset
+                    .checked_add(len)
+                    .is_some_and(|end| end <= file.size())
+            })
         }) else {
             return Ok(Err(format!(
                 "{len} bytes from byte {offset} are outside the {}-byte image file",

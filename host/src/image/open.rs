@@ -42,11 +42,13 @@ impl ImageRuntime {
         let file = open_file(path)?;
         let (mut store, exports) = self.0.instantiate()?;
         let image = exports.blockpart_image_reader_image();
-        let handle: Resource<ImageFile> = store.state_mut().table_mut().push(file).map_err(wasmtime::Error::from)?;
+        let handle: Resource<ImageFile> = store
+            .state_mut()
+            .table_mut()
+            .push(file)
+            .map_err(wasmtime::Error::from)?;
         let borrowed = Resource::new_borrow(handle.rep());
-        let detected = store.call("detect", |store| {
-            image.disk().call_detect(store, borrowed)
-        })?;
+        let detected = store.call("detect", |store| image.disk().call_detect(store, borrowed))?;
         detected.map(format).map_err(|refused| ImageError::Image {
             path: path.to_owned(),
             source: from_wit(refused),
@@ -76,7 +78,11 @@ impl ImageRuntime {
         for (path, format) in chain {
             let file = open_file(path)?;
             layers.insert(0, file.clone());
-            let handle: Resource<ImageFile> = store.state_mut().table_mut().push(file).map_err(wasmtime::Error::from)?;
+            let handle: Resource<ImageFile> = store
+                .state_mut()
+                .table_mut()
+                .push(file)
+                .map_err(wasmtime::Error::from)?;
             let opened = store.call("open", |store| {
                 image
                     .disk()

@@ -27,7 +27,7 @@ fn block(fence: &str) -> &'static str {
 
 #[test]
 fn the_readme_session_prints_what_the_readme_shows() {
-    for tool in ["sfdisk", "mkfs.vfat", "mcopy", "mke2fs"] {
+    for tool in ["sfdisk", "mkfs.vfat", "mcopy", "mke2fs", "qemu-img"] {
         if blockpart_test_tools::installed(tool).is_none() {
             return;
         }

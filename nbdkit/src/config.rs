@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use blockpart_core::SectorSize;
-use blockpart_host::Limits;
+use blockpart_host::{Format, Limits};
 
 /// `nbdkit <plugin> --help`: the parameters, as nbdkit prints them.
 pub const HELP: &str = "\
@@ -13,6 +13,10 @@ pub const HELP: &str = "\
 partition=N          Serve entry N of its MBR or GPT, numbered as `blockpart list`
                      and nbdkit's partition filter number them (default: the whole disk).
 sector-size=BYTES    Bytes per sector: a power of two, at least 512 (default 512).
+format=FORMAT        auto (by content, the default), raw, qcow2, vmdk or vhd; images
+                     other than raw are read inside the sandbox and served read-only.
+backing=FILE         A backing file of the image, nearest first; repeat for a chain.
+                     No file the image names is ever opened.
 component=FILE.wasm  Another partitioner component instead of the built-in one.
 time-limit=MS        Most guest time one call may take, in milliseconds (default 10000).
 memory-limit=MIB     Most memory one instance may use, in MiB (default 256).";
@@ -26,6 +30,10 @@ pub struct Settings {
     pub partition: Option<u32>,
     /// Bytes per sector.
     pub sector_size: SectorSize,
+    /// The image's format, or `None` to detect it.
+    pub format: Option<Format>,
+    /// The image's backing chain, nearest first.
+    pub backing: Vec<PathBuf>,
     /// A partitioner component to load instead of the built-in one.
     pub component: Option<PathBuf>,
     /// Bounds on each instance of the component.
@@ -38,6 +46,9 @@ pub struct Builder {
     file: Option<PathBuf>,
     partition: Option<u32>,
     sector_size: Option<SectorSize>,
+    /// `Some(None)` for an explicit `auto`.
+    format: Option<Option<Format>>,
+    backing: Vec<PathBuf>,
     component: Option<PathBuf>,
     time_limit: Option<Duration>,
     memory_limit: Option<usize>,
@@ -69,7 +80,7 @@ impl fmt::Display for ConfigError {
             Self::UnknownKey(key) => write!(
                 f,
                 "unknown parameter {key:?}: the plugin takes file, partition, sector-size, \
-                 component, time-limit and memory-limit"
+                 format, backing, component, time-limit and memory-limit"
             ),
             Self::Repeated(key) => write!(f, "{key}= is given more than once"),
             Self::BadValue {
@@ -148,6 +159,24 @@ impl Builder {
                     })?;
                 once(&mut self.sector_size, "sector-size", size)
             }
+            "format" => {
+                let format = match value {
+                    "auto" => None,
+                    name => Some(
+                        Format::from_name(name).ok_or_else(|| ConfigError::BadValue {
+                            key: "format",
+                            value: value.to_owned(),
+                            expected: "auto, raw, qcow2, vmdk or vhd",
+                        })?,
+                    ),
+                };
+                once(&mut self.format, "format", format)
+            }
+            "backing" => {
+                self.backing
+                    .push(path("backing", value, "the path of a backing file")?);
+                Ok(())
+            }
             "component" => once(
                 &mut self.component,
                 "component",
@@ -186,6 +215,8 @@ impl Builder {
             file: self.file.clone().ok_or(ConfigError::NoFile)?,
             partition: self.partition,
             sector_size: self.sector_size.unwrap_or(SectorSize::B512),
+            format: self.format.flatten(),
+            backing: self.backing.clone(),
             component: self.component.clone(),
             limits: Limits {
                 memory_bytes: self.memory_limit.unwrap_or(defaults.memory_bytes),
@@ -206,6 +237,38 @@ mod tests {
             builder.set(key, value)?;
         }
         builder.finish()
+    }
+
+    #[test]
+    fn format_and_a_backing_chain_are_taken_in_order() {
+        let settings = parse(&[
+            ("file", "top.qcow2"),
+            ("format", "qcow2"),
+            ("backing", "mid.qcow2"),
+            ("backing", "base.qcow2"),
+        ])
+        .unwrap();
+        assert_eq!(settings.format, Some(Format::Qcow2));
+        assert_eq!(
+            settings.backing,
+            [PathBuf::from("mid.qcow2"), PathBuf::from("base.qcow2")]
+        );
+        assert_eq!(
+            parse(&[("file", "d"), ("format", "auto")]).unwrap().format,
+            None
+        );
+        assert_eq!(
+            parse(&[("file", "d"), ("format", "vpc")]).unwrap().format,
+            Some(Format::Vhd)
+        );
+        assert!(matches!(
+            parse(&[("file", "d"), ("format", "vhdx")]),
+            Err(ConfigError::BadValue { key: "format", .. })
+        ));
+        assert_eq!(
+            parse(&[("file", "d"), ("format", "raw"), ("format", "raw")]),
+            Err(ConfigError::Repeated("format"))
+        );
     }
 
     #[test]

@@ -5,7 +5,10 @@ use std::io::ErrorKind;
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 
 use blockpart_core::{DeviceError, Info};
-use blockpart_host::{FileDevice, Instance, OpenError, PartitionHandle, Runtime};
+use blockpart_host::{
+    AnyDisk, DiskError, DiskOptions, IMAGE_READER_COMPONENT, ImageRuntime, Instance, OpenError,
+    PartitionHandle, Runtime,
+};
 
 use crate::config::Settings;
 use crate::request::{Piece, pieces};
@@ -71,6 +74,8 @@ static RMW: RwLock<()> = RwLock::new(());
 /// What every connection opens: the compiled component and the settings.
 pub struct Opener {
     runtime: Runtime,
+    /// The image reader, compiled on first use: never for a raw disk named raw.
+    images: std::sync::OnceLock<ImageRuntime>,
     settings: Settings,
 }
 
@@ -95,7 +100,11 @@ impl Opener {
         }
         .map_err(|error| Failure::io(format!("loading the partitioner component: {error:#}")))?
         .with_limits(settings.limits);
-        Ok(Self { runtime, settings })
+        Ok(Self {
+            runtime,
+            images: std::sync::OnceLock::new(),
+            settings,
+        })
     }
 
     /// The partition in a fresh instance, read-only if asked or if the file is.
@@ -104,25 +113,33 @@ impl Opener {
         let sector_size = self.settings.sector_size;
         // A partition lies within the file's whole sectors: a partial one at the end, which no
         // partition holds, is left out, as nbdkit's partition filter leaves it out.
-        let open_file = if self.settings.partition.is_some() {
-            FileDevice::open_whole_sectors
-        } else {
-            FileDevice::open
+        let mut options = DiskOptions {
+            format: self.settings.format,
+            backing: self.settings.backing.clone(),
+            sector_size,
+            writable: !read_only,
+            partial_last_sector: self.settings.partition.is_some(),
         };
-        let device = match open_file(file, sector_size, read_only) {
+        let opened = match AnyDisk::open(file, &options, || self.images()) {
             // As nbdkit's file plugin does: a file this user cannot write is served read-only.
-            Err(OpenError::Io { source, .. })
+            Err(DiskError::File(OpenError::Io { source, .. }))
                 if !read_only
                     && matches!(
                         source.kind(),
                         ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem
                     ) =>
             {
-                open_file(file, sector_size, true)
+                options.writable = false;
+                AnyDisk::open(file, &options, || self.images())
+            }
+            // An image other than raw is read-only: served so, as a read-only file is.
+            Err(DiskError::ReadOnlyFormat { .. }) if !read_only => {
+                options.writable = false;
+                AnyDisk::open(file, &options, || self.images())
             }
             other => other,
-        }
-        .map_err(|error| Failure::io(with_sources(&error)))?;
+        };
+        let device = opened.map_err(|error| Failure::io(with_sources(&error)))?;
         let mut instance = self
             .runtime
             .instantiate()
@@ -146,6 +163,16 @@ impl Opener {
             part,
             info,
         })
+    }
+
+    /// The image reader, compiled the first time it is needed.
+    fn images(&self) -> Result<ImageRuntime, blockpart_host::ImageError> {
+        if let Some(images) = self.images.get() {
+            return Ok(images.clone());
+        }
+        let images =
+            ImageRuntime::from_component(IMAGE_READER_COMPONENT)?.with_limits(self.settings.limits);
+        Ok(self.images.get_or_init(|| images).clone())
     }
 
     /// Opens the partition once, as a check before nbdkit serves: a missing entry or a damaged

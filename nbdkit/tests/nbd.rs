@@ -825,3 +825,100 @@ fn an_ext4_copied_in_by_nbdcopy_passes_e2fsck_and_reads_back_its_files() {
         file.iter().zip(&model).position(|(a, b)| a != b)
     );
 }
+
+#[test]
+fn each_partition_of_a_qcow2_is_served_read_only_as_qemu_img_reads_it() {
+    if !tools(&[QEMU_IMG, NBDSH]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (raw, bytes, entries) = disk(dir.path(), "mbr-logical", SectorSize::B512);
+    let qemu_img = installed(QEMU_IMG).unwrap();
+    for (name, options) in [("plain", &[][..]), ("deflate", &["-c"][..])] {
+        let image = dir.path().join(format!("{name}.qcow2"));
+        let made = run(
+            &qemu_img,
+            &[
+                &["convert", "-f", "raw", "-O", "qcow2"][..],
+                options,
+                &[raw.to_str().unwrap(), image.to_str().unwrap()],
+            ]
+            .concat(),
+        );
+        assert!(made.status.success(), "{}", stderr(&made));
+        let before = file_of(&image);
+        for &(number, start, len) in &entries {
+            let partition = format!("partition={number}");
+            // No -r: an image other than raw is served read-only all the same.
+            let server = Server::start(&[], &[image.to_str().unwrap(), &partition]);
+            assert_eq!(json_size(&server.uri()), len as u64, "{name} {number}");
+            let out = dir.path().join("served");
+            let copy = client("nbdcopy", &[&server.uri(), out.to_str().unwrap()]);
+            assert!(copy.status.success(), "{}", stderr(&copy));
+            assert!(
+                file_of(&out) == bytes[start..start + len],
+                "{name} partition {number}: not the bytes qemu-img converted"
+            );
+            let printed = server.nbdsh(
+                "import nbd\n\
+                 print(h.is_read_only())\n\
+                 try:\n\
+                 \x20   h.pwrite(b'x' * 512, 0)\n\
+                 \x20   print('written')\n\
+                 except nbd.Error:\n\
+                 \x20   print('refused')\n",
+            );
+            assert_eq!(printed, "True\nrefused\n", "{name} {number}");
+        }
+        assert!(file_of(&image) == before, "{name}: the image changed");
+    }
+}
+
+#[test]
+fn a_qcow2_naming_a_backing_file_is_refused_at_start_up_unless_it_is_given() {
+    if !tools(&[QEMU_IMG]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (raw, bytes, entries) = disk(dir.path(), "gpt-slots", SectorSize::B512);
+    let qemu_img = installed(QEMU_IMG).unwrap();
+    let base = dir.path().join("base.qcow2");
+    let overlay = dir.path().join("overlay.qcow2");
+    for args in [
+        &[
+            "convert",
+            "-f",
+            "raw",
+            "-O",
+            "qcow2",
+            raw.to_str().unwrap(),
+            base.to_str().unwrap(),
+        ][..],
+        &[
+            "create",
+            "-f",
+            "qcow2",
+            "-b",
+            base.to_str().unwrap(),
+            "-F",
+            "qcow2",
+            overlay.to_str().unwrap(),
+        ][..],
+    ] {
+        let made = run(&qemu_img, args);
+        assert!(made.status.success(), "{}", stderr(&made));
+    }
+    let message = refused_at_start_up(&[overlay.to_str().unwrap()]);
+    assert!(
+        message.contains(&format!("backing file, \"{}\"", base.display())),
+        "{message}"
+    );
+    let (number, start, len) = entries[0];
+    let backing = format!("backing={}", base.display());
+    let partition = format!("partition={number}");
+    let server = Server::start(&["-r"], &[overlay.to_str().unwrap(), &backing, &partition]);
+    let out = dir.path().join("served");
+    let copy = client("nbdcopy", &[&server.uri(), out.to_str().unwrap()]);
+    assert!(copy.status.success(), "{}", stderr(&copy));
+    assert!(file_of(&out) == bytes[start..start + len]);
+}

@@ -85,3 +85,23 @@ impl ImageRuntime {
         with_limits;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use wasmtime::Engine;
+    use wasmtime::component::Component;
+
+    use super::IMAGE_READER_COMPONENT;
+
+    #[test]
+    fn the_image_reader_imports_only_its_file_interface() {
+        let engine = Engine::default();
+        let component = Component::new(&engine, IMAGE_READER_COMPONENT).unwrap();
+        let imports: Vec<String> = component
+            .component_type()
+            .imports(&engine)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        assert_eq!(imports, ["blockpart-image:reader/file@0.1.0"]);
+    }
+}

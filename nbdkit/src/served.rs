@@ -447,6 +447,8 @@ mod tests {
                 file: file.to_owned(),
                 partition,
                 sector_size: SectorSize::B512,
+                format: None,
+                backing: Vec::new(),
                 component: None,
                 limits: Limits::default(),
             })

@@ -20,7 +20,8 @@ const MAX_CALL: usize = 64 << 20;
 /// compressed cluster) pass through its memory. Every read the host makes is checked against
 /// the file it reads, whatever the reader answered. Writes are refused: `is-read-only`.
 pub struct ImageDisk {
-    reader: Mutex<Reader>,
+    // Boxed: the store is large, and a disk is moved around by value.
+    reader: Box<Mutex<Reader>>,
     format: Format,
     bytes: u64,
     info: Info,
@@ -50,7 +51,7 @@ impl ImageDisk {
     /// The disk `reader` opened, of `bytes` bytes in `format`.
     pub(super) fn new(reader: Reader, format: Format, bytes: u64) -> Self {
         Self {
-            reader: Mutex::new(reader),
+            reader: Box::new(Mutex::new(reader)),
             format,
             bytes,
             info: Info {
@@ -183,7 +184,7 @@ impl BlockDevice for ImageDisk {
     }
 
     fn read_into(&self, sector_start: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
-        if buf.len() % 512 != 0 {
+        if !buf.len().is_multiple_of(512) {
             return Err(DeviceError::Unaligned);
         }
         let sectors = u64::try_from(buf.len() / 512).map_err(|_| DeviceError::OutOfBounds)?;

@@ -162,6 +162,18 @@ mod tests {
     }
 
     #[test]
+    fn a_zlib_stream_fills_exactly_its_grain_or_is_refused() {
+        let data = [7u8; 2000];
+        let stream = miniz_oxide::deflate::compress_to_vec_zlib(&data, 6);
+        let mut grain = [0u8; 2000];
+        inflate(&stream, true, &mut grain).unwrap();
+        assert_eq!(grain, data);
+        assert!(inflate(&stream, true, &mut [0u8; 1000]).is_err(), "a bomb");
+        assert!(inflate(&stream, true, &mut [0u8; 2001]).is_err(), "short");
+        assert!(inflate(&stream, false, &mut grain).is_err(), "not raw deflate");
+    }
+
+    #[test]
     fn inflate_refuses_a_bomb_and_a_short_stream() {
         let mut small = [0u8; 1];
         let error = inflate(&DEFLATE_AB, false, &mut small).unwrap_err();

@@ -1,13 +1,10 @@
 //! Grains: the grain directory, a bounded cache of grain tables, and compressed grains
 //! (decompressed one at a time into a buffer of one grain, the last one kept).
 
-use alloc::boxed::Box;
 use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use miniz_oxide::inflate::TINFLStatus;
-use miniz_oxide::inflate::core::{DecompressorOxide, decompress, inflate_flags};
 
 use super::header::{Header, field, u32_at, u64_at};
 use crate::source::read_exact;
@@ -166,10 +163,12 @@ impl Grains {
                 None => vec![0u8; len],
             };
             let input = self.compressed_bytes(file, index, at)?;
-            inflate_grain(&input, &mut out).map_err(|why| {
-                Error::Corrupt(format!(
-                    "vmdk: compressed grain {index} at byte {at} {why} (a grain of {len} bytes)"
-                ))
+            crate::decompress::inflate(&input, true, &mut out).map_err(|why| {
+                let why = match why {
+                    Error::Corrupt(why) => why,
+                    other => format!("{other}"),
+                };
+                Error::Corrupt(format!("vmdk: compressed grain {index} at byte {at}: {why}"))
             })?;
             self.last = Some((index, out));
         }
@@ -230,48 +229,5 @@ impl Grains {
             &format!("vmdk: compressed grain {index}"),
         )?;
         Ok(input)
-    }
-}
-
-/// Inflates the zlib stream `input` into exactly `out`: a stream that ends before filling it
-/// is short, one with more to give once it is full is a bomb. (`out` is exactly one grain:
-/// the stream's end is checked by resuming with no room left.)
-fn inflate_grain(input: &[u8], out: &mut [u8]) -> Result<(), &'static str> {
-    let mut state = Box::<DecompressorOxide>::default();
-    let flags = inflate_flags::TINFL_FLAG_PARSE_ZLIB_HEADER
-        | inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
-    let (status, read, written) = decompress(&mut state, input, out, 0, flags);
-    if written != out.len() {
-        return Err("inflates to less than its grain (damaged or short)");
-    }
-    match status {
-        TINFLStatus::Done => Ok(()),
-        TINFLStatus::HasMoreOutput => {
-            // Resumed with no room left (out's bytes stay the window): done, or a bomb.
-            let rest = input.get(read..).unwrap_or_default();
-            match decompress(&mut state, rest, out, out.len(), flags) {
-                (TINFLStatus::Done, _, 0) => Ok(()),
-                _ => Err("inflates to more than its grain"),
-            }
-        }
-        _ => Err("does not end where its grain does (damaged or short)"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use alloc::vec;
-
-    #[test]
-    fn inflate_fills_exactly_one_grain() {
-        let data = vec![7u8; 2000];
-        let stream = miniz_oxide::deflate::compress_to_vec_zlib(&data, 6);
-        assert_eq!(super::inflate_grain(&stream, &mut vec![0u8; 2000]), Ok(()));
-        assert_eq!(
-            super::inflate_grain(&stream, &mut vec![0u8; 1000]),
-            Err("inflates to more than its grain")
-        );
-        assert!(super::inflate_grain(&stream, &mut vec![0u8; 2001]).is_err());
-        assert!(super::inflate_grain(&stream[..stream.len() / 2], &mut vec![0u8; 2000]).is_err());
     }
 }

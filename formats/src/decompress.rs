@@ -170,7 +170,10 @@ mod tests {
         assert_eq!(grain, data);
         assert!(inflate(&stream, true, &mut [0u8; 1000]).is_err(), "a bomb");
         assert!(inflate(&stream, true, &mut [0u8; 2001]).is_err(), "short");
-        assert!(inflate(&stream, false, &mut grain).is_err(), "not raw deflate");
+        assert!(
+            inflate(&stream, false, &mut grain).is_err(),
+            "not raw deflate"
+        );
     }
 
     #[test]

@@ -3,8 +3,8 @@
 use alloc::boxed::Box;
 use alloc::format;
 
-use crate::detect::{Format, detect};
-use crate::{Error, Extent, Reference, Source, qcow2, raw, vhd, vmdk};
+use crate::detect::detect;
+use crate::{Error, Extent, Format, Reference, Source, qcow2, raw, vhd, vmdk};
 
 /// What each format provides: its virtual size, and where a range of it lands.
 pub(crate) trait Layout {

@@ -98,6 +98,7 @@ impl fmt::Display for Error {
 impl core::error::Error for Error {}
 
 /// `bytes` as text that can be shown safely: printable ASCII as is, every other byte `\xNN`.
+#[cfg(feature = "read")]
 pub(crate) fn escaped(bytes: &[u8]) -> String {
     use core::fmt::Write;
     let mut text = String::new();

@@ -27,19 +27,36 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+// The readers, behind the default `read` feature: without it the crate is its types alone
+// (`Format`, `Error`), for a host that only receives them from the image-reader component.
+#[cfg(feature = "read")]
 mod decompress;
+#[cfg(feature = "read")]
 mod detect;
+#[cfg(feature = "read")]
 mod disk;
 mod error;
+#[cfg(feature = "read")]
 mod extent;
+mod format;
+#[cfg(feature = "read")]
 mod qcow2;
+#[cfg(feature = "read")]
 mod raw;
+#[cfg(feature = "read")]
 mod source;
+#[cfg(feature = "read")]
 mod vhd;
+#[cfg(feature = "read")]
 mod vmdk;
 
-pub use detect::{Format, detect};
+#[cfg(feature = "read")]
+pub use detect::detect;
+#[cfg(feature = "read")]
 pub use disk::Disk;
 pub use error::{Error, Reference};
+#[cfg(feature = "read")]
 pub use extent::Extent;
+pub use format::Format;
+#[cfg(feature = "read")]
 pub use source::Source;

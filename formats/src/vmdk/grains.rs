@@ -5,7 +5,6 @@ use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
 
-
 use super::header::{Header, field, u32_at, u64_at};
 use crate::source::read_exact;
 use crate::{Error, Source};
@@ -168,7 +167,9 @@ impl Grains {
                     Error::Corrupt(why) => why,
                     other => format!("{other}"),
                 };
-                Error::Corrupt(format!("vmdk: compressed grain {index} at byte {at}: {why}"))
+                Error::Corrupt(format!(
+                    "vmdk: compressed grain {index} at byte {at}: {why}"
+                ))
             })?;
             self.last = Some((index, out));
         }

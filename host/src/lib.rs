@@ -1,4 +1,5 @@
-//! The Wasmtime host of blockpart: the built-in partitioner component, file-backed devices,
+//! The Wasmtime host of blockpart: the built-in partitioner component, file-backed devices, disk
+//! images read by the image-reader component ([`ImageRuntime`]),
 //! per-instance limits, and typed calls into the component.
 //!
 //! ```no_run

@@ -46,6 +46,11 @@ impl ImageFile {
     }
 }
 
+/// The most bytes one read of the reader's may ask for: more than any table it reads at once
+/// (an L1 table or a grain directory is at most 32 MiB), and a bound on what a guest can make
+/// the host allocate for it, whatever the file's size.
+const MAX_READ: u64 = 64 << 20;
+
 impl wit::Host for State {}
 
 impl wit::HostFile for State {
@@ -60,6 +65,11 @@ impl wit::HostFile for State {
         len: u64,
     ) -> wasmtime::Result<Result<Vec<u8>, String>> {
         let file = self.table_mut().get(&file)?.clone();
+        if len > MAX_READ {
+            return Ok(Err(format!(
+                "a read of {len} bytes is over the {MAX_READ} one read may ask for"
+            )));
+        }
         // A length past the file is refused before anything is allocated for it.
         let Some(len) = usize::try_from(len).ok().filter(|&len| {
             u64::try_from(len).is_ok_and(|len| {
@@ -82,5 +92,41 @@ impl wit::HostFile for State {
     fn drop(&mut self, file: Resource<ImageFile>) -> wasmtime::Result<()> {
         self.table_mut().delete(file)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use wasmtime::component::Resource;
+
+    use super::super::bindings::blockpart_image::reader::file::HostFile;
+    use super::*;
+
+    fn state_with(bytes: &[u8]) -> (State, Resource<ImageFile>) {
+        let mut temp = tempfile::tempfile().unwrap();
+        temp.write_all(bytes).unwrap();
+        let size = u64::try_from(bytes.len()).unwrap();
+        let mut state = State::default();
+        let handle = state.table_mut().push(ImageFile::new(temp, size)).unwrap();
+        (state, handle)
+    }
+
+    fn again(handle: &Resource<ImageFile>) -> Resource<ImageFile> {
+        Resource::new_borrow(handle.rep())
+    }
+
+    #[test]
+    fn a_read_the_reader_asks_for_is_refused_outside_the_file_or_over_the_bound() {
+        let (mut state, file) = state_with(&[7; 4096]);
+        assert_eq!(state.read(again(&file), 4000, 96).unwrap(), Ok(vec![7; 96]));
+        for (offset, len) in [(4000, 97), (4096, 1), (u64::MAX, 1), (0, u64::MAX)] {
+            let refused = state.read(again(&file), offset, len).unwrap();
+            assert!(refused.is_err(), "{offset} {len}");
+        }
+        // Over the bound, even where the file would hold it: nothing is allocated for it.
+        let refused = state.read(again(&file), 0, MAX_READ + 1).unwrap();
+        assert!(refused.unwrap_err().contains("over the"));
     }
 }

@@ -85,33 +85,7 @@ impl FileDevice {
         read_only: bool,
         leave_out_partial: bool,
     ) -> Result<Self, OpenError> {
-        let io = |source| OpenError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        // Non-blocking, so that a FIFO or a terminal is refused below instead of hanging the
-        // open; the flag does nothing to I/O on files and block devices, and is cleared anyway.
-        let file = OpenOptions::new()
-            .read(true)
-            .write(!read_only)
-            .custom_flags(NONBLOCK)
-            .open(path)
-            .map_err(io)?;
-        let kind = file.metadata().map_err(io)?.file_type();
-        if !kind.is_file() && !kind.is_block_device() {
-            return Err(OpenError::NotADisk {
-                path: path.display().to_string(),
-            });
-        }
-        let flags = fcntl_getfl(&file).map_err(|errno| io(errno.into()))?;
-        fcntl_setfl(&file, flags.difference(OFlags::NONBLOCK)).map_err(|errno| io(errno.into()))?;
-        // The end, not the metadata's length, which is 0 for a block device.
-        let len = (&file)
-            .seek(SeekFrom::End(0))
-            .map_err(|source| OpenError::Size {
-                path: path.display().to_string(),
-                source,
-            })?;
+        let (file, len) = open_disk_file(path, read_only)?;
         let whole = if leave_out_partial {
             len.checked_div(u64::from(sector_size.get()))
         } else {
@@ -186,6 +160,39 @@ fn system_error(error: std::io::Error) -> DeviceError {
         },
         None => DeviceError::Io(error.to_string()),
     }
+}
+
+/// Opens `path` as a disk: a regular file or a block device (a FIFO, a terminal or a file with
+/// no end is refused, without hanging), read-only unless `read_only` is false; with its length.
+pub(crate) fn open_disk_file(path: &Path, read_only: bool) -> Result<(File, u64), OpenError> {
+    let io = |source| OpenError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    // Non-blocking, so that a FIFO or a terminal is refused below instead of hanging the
+    // open; the flag does nothing to I/O on files and block devices, and is cleared anyway.
+    let file = OpenOptions::new()
+        .read(true)
+        .write(!read_only)
+        .custom_flags(NONBLOCK)
+        .open(path)
+        .map_err(io)?;
+    let kind = file.metadata().map_err(io)?.file_type();
+    if !kind.is_file() && !kind.is_block_device() {
+        return Err(OpenError::NotADisk {
+            path: path.display().to_string(),
+        });
+    }
+    let flags = fcntl_getfl(&file).map_err(|errno| io(errno.into()))?;
+    fcntl_setfl(&file, flags.difference(OFlags::NONBLOCK)).map_err(|errno| io(errno.into()))?;
+    // The end, not the metadata's length, which is 0 for a block device.
+    let len = (&file)
+        .seek(SeekFrom::End(0))
+        .map_err(|source| OpenError::Size {
+            path: path.display().to_string(),
+            source,
+        })?;
+    Ok((file, len))
 }
 
 impl BlockDevice for FileDevice {

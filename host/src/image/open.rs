@@ -1,7 +1,6 @@
 //! Opening an image: its files, read-only, handed to a fresh image-reader instance, the backing
 //! chain opened from the bottom up, exactly as the user named it.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use blockpart_formats::{Error as FormatError, Reference};
@@ -10,18 +9,15 @@ use wasmtime::component::{Resource, ResourceAny};
 use super::bindings::exports::blockpart_image::reader::image as wit;
 use super::disk::Reader;
 use super::{Format, ImageDisk, ImageFile, ImageRuntime};
+use crate::OpenError;
+use crate::file_device::open_disk_file;
 
 /// Why an image could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
-    /// An image file could not be opened or measured.
-    #[error("cannot open {path}: {source}")]
-    Open {
-        /// The file.
-        path: PathBuf,
-        /// What the system said.
-        source: std::io::Error,
-    },
+    /// An image file could not be opened or measured, or is not a file or block device.
+    #[error(transparent)]
+    Open(#[from] OpenError),
     /// The image reader refused the image: damaged, hostile, unsupported, or naming a file
     /// that is not followed.
     #[error("{path}: {source}")]
@@ -118,16 +114,7 @@ impl ImageRuntime {
 
 /// Opens `path` read-only, as an image file: a regular file or a block device.
 fn open_file(path: &Path) -> Result<ImageFile, ImageError> {
-    let failed = |source| ImageError::Open {
-        path: path.to_owned(),
-        source,
-    };
-    let file = File::open(path).map_err(failed)?;
-    let size = {
-        use std::io::{Seek, SeekFrom};
-        let mut file = &file;
-        file.seek(SeekFrom::End(0)).map_err(failed)?
-    };
+    let (file, size) = open_disk_file(path, true)?;
     Ok(ImageFile::new(file, size))
 }
 

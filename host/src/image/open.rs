@@ -14,8 +14,9 @@ use super::{Format, ImageDisk, ImageFile, ImageRuntime};
 /// Why an image could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
-    /// An image file could not be opened or measured.
-    #[error("cannot open {path}: {source}")]
+    /// An image file could not be opened or measured. The reason is the error's source, as
+    /// `FileDevice`'s `OpenError` has it: shown once by a caller that prints the chain.
+    #[error("cannot open {path}")]
     Open {
         /// The file.
         path: PathBuf,
@@ -23,17 +24,24 @@ pub enum ImageError {
         source: std::io::Error,
     },
     /// The image reader refused the image: damaged, hostile, unsupported, or naming a file
-    /// that is not followed.
-    #[error("{path}: {source}")]
+    /// that is not followed. The reason is the error's source.
+    #[error("{path}")]
     Image {
         /// The file.
         path: PathBuf,
         /// Why, in the reader's words.
         source: FormatError,
     },
-    /// The image reader trapped (a limit, a panic) or broke its contract.
+    /// The image reader trapped (a limit, a panic) or broke its contract. Not a source: the
+    /// message holds it, as the partitioner's `Error::Guest` does.
     #[error("the image reader failed: {0:#}")]
-    Guest(#[from] wasmtime::Error),
+    Guest(wasmtime::Error),
+}
+
+impl From<wasmtime::Error> for ImageError {
+    fn from(error: wasmtime::Error) -> Self {
+        Self::Guest(error)
+    }
 }
 
 impl ImageRuntime {

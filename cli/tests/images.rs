@@ -791,7 +791,7 @@ fn an_overlay_reads_over_the_base_given_with_backing_and_not_without() {
         base,
         overlay,
         "-p",
-        "2",
+        "1",
         "/",
     ]))
     .unwrap();
@@ -803,10 +803,12 @@ fn backing_for_an_image_without_one_is_refused() {
     let Some(chain) = chain() else {
         return;
     };
-    let (base, overlay) = (s(&chain.base), s(&chain.overlay));
+    let base = s(&chain.base);
+    // A backing disk that is itself whole (it names no backing file), for one that has none.
+    let other = s(fixture().unwrap().image("default.qcow2"));
     let stderr = fails_cleanly(
-        &blockpart(&["cat", "--backing", overlay, base]),
-        "cat --backing overlay base",
+        &blockpart(&["cat", "--backing", other, base]),
+        "cat --backing other base",
     );
     assert!(stderr.contains("backing chain: "), "{stderr}");
     // A raw disk has no backing file either.

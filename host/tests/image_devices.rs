@@ -318,6 +318,9 @@ fn reads_equal_qemu_img_convert_and_writes_are_read_only(variant: Variant) {
     assert!(fs::read(&image).unwrap() == made, "the image changed");
 }
 
+/// A check of its own, named, on one variant.
+type Check = (&'static str, fn(Variant));
+
 fn main() {
     let args = Arguments::from_args();
     for name in READ_ONLY_CASES {
@@ -344,7 +347,7 @@ fn main() {
                 Ok(run_device_case(case, &backend, 512)?)
             }));
         }
-        let checks: [(&str, fn(Variant)); 2] = [
+        let checks: [Check; 2] = [
             (
                 "512::reads_outside_the_contract_are_refused_and_every_write_is_read_only",
                 read_side_of_the_contract,

@@ -11,6 +11,10 @@ use crate::{FileDevice, OpenError};
 
 /// A disk opened by [`AnyDisk::open`].
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one disk a command, held for its life: boxing would only add an indirection"
+)]
 pub enum AnyDisk {
     /// A raw image or block device.
     Raw(FileDevice),

@@ -178,7 +178,7 @@ impl BlockDevice for ImageDisk {
     fn read(&self, sector_start: u64, len: u64) -> Result<Vec<u8>, DeviceError> {
         // Checked before the buffer is made: a length of nearly 2^64 is refused, never
         // allocated (a capacity overflow panic, or an abort).
-        if len % 512 != 0 {
+        if !len.is_multiple_of(512) {
             return Err(DeviceError::Unaligned);
         }
         if sector_start
@@ -194,7 +194,7 @@ impl BlockDevice for ImageDisk {
     }
 
     fn read_into(&self, sector_start: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
-        if buf.len() % 512 != 0 {
+        if !buf.len().is_multiple_of(512) {
             return Err(DeviceError::Unaligned);
         }
         let sectors = u64::try_from(buf.len() / 512).map_err(|_| DeviceError::OutOfBounds)?;

@@ -177,6 +177,17 @@ impl BlockDevice for ImageDisk {
     }
 
     fn read(&self, sector_start: u64, len: u64) -> Result<Vec<u8>, DeviceError> {
+        // Checked before the buffer is made: a length of nearly 2^64 is refused, never
+        // allocated (a capacity overflow panic, or an abort).
+        if !len.is_multiple_of(512) {
+            return Err(DeviceError::Unaligned);
+        }
+        if sector_start
+            .checked_add(len / 512)
+            .is_none_or(|end| end > self.info.size_sectors)
+        {
+            return Err(DeviceError::OutOfBounds);
+        }
         let len = usize::try_from(len).map_err(|_| DeviceError::OutOfBounds)?;
         let mut buf = vec![0; len];
         self.read_into(sector_start, &mut buf)?;

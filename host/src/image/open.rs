@@ -19,17 +19,24 @@ pub enum ImageError {
     #[error(transparent)]
     Open(#[from] OpenError),
     /// The image reader refused the image: damaged, hostile, unsupported, or naming a file
-    /// that is not followed.
-    #[error("{path}: {source}")]
+    /// that is not followed. The reason is the error's source.
+    #[error("{path}")]
     Image {
         /// The file.
         path: PathBuf,
         /// Why, in the reader's words.
         source: FormatError,
     },
-    /// The image reader trapped (a limit, a panic) or broke its contract.
+    /// The image reader trapped (a limit, a panic) or broke its contract. Not a source: the
+    /// message holds it, as the partitioner's `Error::Guest` does.
     #[error("the image reader failed: {0:#}")]
-    Guest(#[from] wasmtime::Error),
+    Guest(wasmtime::Error),
+}
+
+impl From<wasmtime::Error> for ImageError {
+    fn from(error: wasmtime::Error) -> Self {
+        Self::Guest(error)
+    }
 }
 
 impl ImageRuntime {

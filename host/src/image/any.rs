@@ -74,21 +74,14 @@ impl AnyDisk {
     pub fn open(
         path: &Path,
         options: &DiskOptions,
-        images: impl FnOnce() -> Result<ImageRuntime, ImageError>,
+        images: impl Fn() -> Result<ImageRuntime, ImageError>,
     ) -> Result<Self, DiskError> {
         let raw = options.backing.is_empty();
-        let mut images = Some(images);
-        let mut runtime = None;
-        let format = match options.format {
-            Some(format) => format,
+        let (format, detected_by) = match options.format {
+            Some(format) => (format, None),
             None => {
-                let reader = images.take().map_or_else(
-                    || Err(ImageError::Guest(wasmtime::format_err!("no image reader"))),
-                    |images| images(),
-                )?;
-                let format = reader.detect(path)?;
-                runtime = Some(reader);
-                format
+                let reader = images()?;
+                (reader.detect(path)?, Some(reader))
             }
         };
         if format == Format::Raw && raw {
@@ -116,10 +109,9 @@ impl AnyDisk {
                 sector_size: options.sector_size.get(),
             });
         }
-        let runtime = match (runtime, images) {
-            (Some(runtime), _) => runtime,
-            (None, Some(images)) => images()?,
-            (None, None) => unreachable!("the reader is taken only to detect"),
+        let runtime = match detected_by {
+            Some(runtime) => runtime,
+            None => images()?,
         };
         Ok(Self::Image(runtime.open(
             path,

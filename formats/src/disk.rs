@@ -26,6 +26,26 @@ pub(crate) trait Layout {
         None
     }
 
+    /// What kind of reference [`Layout::backing`] is, for the [`Error::External`] an image
+    /// opened without its backing disk gives: a qcow2 backing file, a differencing VHD's
+    /// parent.
+    fn backing_kind(&self) -> Reference {
+        Reference::BackingFile
+    }
+
+    /// Checks that `backing`, the layout of the disk the caller handed over for
+    /// [`Layout::backing`], is the one the image was made over, where the format records
+    /// that (a differencing VHD its parent's unique id): else [`Error::Chain`].
+    fn check_backing(&self, _backing: &dyn Layout) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// The id a disk of this format carries for the images made over it to name it by (a
+    /// VHD footer's unique id), if it has one.
+    fn unique_id(&self) -> Option<[u8; 16]> {
+        None
+    }
+
     /// The byte of the file where the virtual disk starts, when the whole virtual disk is the
     /// file's bytes from there, in order (raw, fixed VHD): then a caller can read the file
     /// itself without mapping each request.
@@ -61,7 +81,7 @@ impl<S: Source> Disk<S> {
         match (layout.backing(), &backing) {
             (Some(name), None) => {
                 return Err(Error::External {
-                    kind: Reference::BackingFile,
+                    kind: layout.backing_kind(),
                     name: name.into(),
                 });
             }
@@ -70,7 +90,8 @@ impl<S: Source> Disk<S> {
                     "a backing disk was given, but this {format} image has no backing file"
                 )));
             }
-            _ => {}
+            (Some(_), Some(backing)) => layout.check_backing(backing.layout.as_ref())?,
+            (None, None) => {}
         }
         Ok(Self {
             file,

@@ -1,6 +1,13 @@
-//! VHD (Virtual PC / Hyper-V) images: fixed (the disk, then a footer) and dynamic (a
-//! dynamic disk header, a block allocation table, blocks of a sector bitmap and data). A
-//! differencing disk's parent is reported as [`Error::External`], never followed.
+//! VHD (Virtual PC / Hyper-V) images: fixed (the disk, then a footer), dynamic (a dynamic
+//! disk header, a block allocation table, blocks of a sector bitmap and data) and
+//! differencing (a dynamic disk over a parent disk).
+//!
+//! A differencing disk's parent is never followed: the layout reports it as its backing
+//! file (the UTF-16 name in the dynamic disk header, escaped), so that opening the disk
+//! alone is [`Error::External`] of kind [`Reference::Parent`], and it is read only through
+//! the backing disk the caller hands over: an unallocated block, and a sector whose bitmap
+//! bit is clear, are the parent's ([`Extent::Backing`]). A VHD parent must carry the unique
+//! id the header names ([`Error::Chain`] otherwise); any other disk is read as given.
 
 use alloc::format;
 use alloc::string::String;
@@ -123,11 +130,38 @@ fn parent_name(header: &[u8]) -> String {
     escaped(name.as_bytes())
 }
 
+/// The footer's unique id, which a differencing child names its parent by.
+fn unique_id(footer: &[u8]) -> [u8; 16] {
+    field(footer, 68)
+}
+
+/// 16 bytes as 32 hex digits.
+fn hex(id: &[u8; 16]) -> String {
+    use core::fmt::Write;
+    let mut text = String::new();
+    for byte in id {
+        let _ = write!(text, "{byte:02x}");
+    }
+    text
+}
+
 /// An opened VHD.
 pub(crate) struct Vhd {
     size: u64,
+    /// The footer's unique id.
+    id: [u8; 16],
     /// None for a fixed disk.
     dynamic: Option<Dynamic>,
+    /// A differencing disk's parent, as its dynamic disk header names it.
+    parent: Option<Parent>,
+}
+
+/// The parent a differencing disk's dynamic disk header names.
+struct Parent {
+    /// Its UTF-16 name, escaped.
+    name: String,
+    /// Its unique id (the parent's footer's).
+    id: [u8; 16],
 }
 
 /// A dynamic disk's tables.
@@ -140,11 +174,12 @@ struct Dynamic {
 }
 
 impl Vhd {
-    /// Opens a fixed or dynamic VHD.
+    /// Opens a fixed, dynamic or differencing VHD.
     pub(crate) fn open(file: &dyn Source) -> Result<Self, Error> {
         let footer = footer(file)?;
         check_sum(&footer, 64, "footer")?;
         let size = virtual_size(&footer);
+        let id = unique_id(&footer);
         let disk_type = u32_at(&footer, 60);
         match disk_type {
             FIXED => {
@@ -156,7 +191,9 @@ impl Vhd {
                 }
                 Ok(Self {
                     size,
+                    id,
                     dynamic: None,
+                    parent: None,
                 })
             }
             DYNAMIC | DIFFERENCING => {
@@ -169,15 +206,15 @@ impl Vhd {
                     )));
                 }
                 check_sum(&header, 36, "dynamic disk header")?;
-                if disk_type == DIFFERENCING {
-                    return Err(Error::External {
-                        kind: Reference::Parent,
-                        name: parent_name(&header),
-                    });
-                }
+                let parent = (disk_type == DIFFERENCING).then(|| Parent {
+                    name: parent_name(&header),
+                    id: field(&header, 40),
+                });
                 Ok(Self {
                     size,
+                    id,
                     dynamic: Some(Dynamic::open(file, &header, size)?),
+                    parent,
                 })
             }
             other => Err(Error::Corrupt(format!(
@@ -353,5 +390,35 @@ impl Layout for Vhd {
 
     fn linear(&self) -> Option<u64> {
         self.dynamic.is_none().then_some(0)
+    }
+
+    fn backing(&self) -> Option<&str> {
+        self.parent.as_ref().map(|parent| parent.name.as_str())
+    }
+
+    fn backing_kind(&self) -> Reference {
+        Reference::Parent
+    }
+
+    fn check_backing(&self, backing: &dyn Layout) -> Result<(), Error> {
+        // A backing disk that is no VHD (raw, qcow2) carries no unique id to check: the user
+        // named it, and it is read as given.
+        let (Some(parent), Some(given)) = (&self.parent, backing.unique_id()) else {
+            return Ok(());
+        };
+        if given == parent.id {
+            Ok(())
+        } else {
+            Err(Error::Chain(format!(
+                "vhd: the parent's unique id {} is not {}, the one this differencing disk's header names (\"{}\")",
+                hex(&given),
+                hex(&parent.id),
+                parent.name
+            )))
+        }
+    }
+
+    fn unique_id(&self) -> Option<[u8; 16]> {
+        Some(self.id)
     }
 }

@@ -1,5 +1,6 @@
 //! VHD: differential reads against `qemu-img convert -O raw` of fixed and dynamic images
-//! qemu-img made (with and without force_size), and hostile images patched from them.
+//! qemu-img made (with and without force_size), differencing disks patched from them and
+//! read over a parent the test hands over, and hostile images patched from them.
 
 #![allow(
     clippy::unwrap_used,
@@ -38,9 +39,15 @@ fn run(command: &mut Command) {
 /// An image of `source_disk` made by `qemu-img convert -O vpc -o <options>`, and what
 /// `qemu-img convert -O raw` reads of it; None when qemu-img is missing.
 fn image(dir: &Path, options: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+    image_of(dir, &source_disk(), options)
+}
+
+/// An image of `disk` made by `qemu-img convert -O vpc -o <options>`, and what
+/// `qemu-img convert -O raw` reads of it; None when qemu-img is missing.
+fn image_of(dir: &Path, disk: &[u8], options: &str) -> Option<(Vec<u8>, Vec<u8>)> {
     let qemu = blockpart_test_tools::installed("qemu-img")?;
     let source = dir.join("source.raw");
-    std::fs::write(&source, source_disk()).unwrap();
+    std::fs::write(&source, disk).unwrap();
     let image = dir.join("disk.vhd");
     let raw = dir.join("back.raw");
     run(Command::new(&qemu)
@@ -57,6 +64,12 @@ fn image(dir: &Path, options: &str) -> Option<(Vec<u8>, Vec<u8>)> {
 fn assert_reads_as(image: Vec<u8>, expected: &[u8]) {
     assert_eq!(detect(&image).unwrap(), Format::Vhd);
     let mut disk = Disk::open(image, None, None).unwrap();
+    assert_disk_reads_as(&mut disk, expected);
+}
+
+/// Reads all of `disk` and pieces at odd offsets and lengths crossing block boundaries,
+/// and compares them with `expected`.
+fn assert_disk_reads_as(disk: &mut Disk<Vec<u8>>, expected: &[u8]) {
     assert_eq!(disk.format(), Format::Vhd);
     assert_eq!(disk.size(), expected.len() as u64);
     let mut all = vec![0u8; expected.len()];
@@ -470,4 +483,202 @@ fn random_patches_give_values_or_errors() {
             }
         }
     }
+}
+
+/// The parent's raw disk: random bytes of another seed (so that every sector differs from
+/// the child's), a hole, a run of one byte; `len` bytes.
+fn parent_disk(len: usize) -> Vec<u8> {
+    let mut random = Random::new(0x0070_6172);
+    let mut disk = random.bytes(len);
+    disk[300_000..400_000].fill(0);
+    disk[2_500_000.min(len)..2_600_000.min(len)].fill(b'P');
+    disk
+}
+
+/// The name the differencing disks give their parent.
+const PARENT_NAME: &str = "../p\u{e9}re.vhd";
+/// `PARENT_NAME` as the disk reports it, escaped.
+const PARENT_NAME_ESCAPED: &str = "../p\\xc3\\xa9re.vhd";
+
+/// qemu-img's dynamic image of `source_disk` patched into a differencing disk over the
+/// parent of unique id `parent`: disk type 4 in both footers, the parent's id and name in
+/// the dynamic disk header, block 2 unallocated (block 1, all zeros, is already), and
+/// sectors of block 0 with their bitmap bits cleared (single ones, a byte's run, a run
+/// across the run of 'A's, alternate ones at the block's end).
+fn differencing(mut image: Vec<u8>, parent: [u8; 16]) -> Vec<u8> {
+    let bat = be64(&image, 512 + 16) as usize;
+    assert_eq!(be32(&image, bat + 4), u32::MAX, "block 1 is unallocated");
+    assert_ne!(be32(&image, bat + 8), u32::MAX, "block 2 is allocated");
+    image[bat + 8..bat + 12].copy_from_slice(&u32::MAX.to_be_bytes());
+    let bitmap = be32(&image, bat) as usize * 512;
+    assert!(image[bitmap..bitmap + 512].iter().all(|&b| b == 0xff));
+    image[bitmap] = 0b1011_0110; // sectors 1, 4 and 7
+    image[bitmap + 1] = 0; // sectors 8 to 15
+    image[bitmap + 370..bitmap + 380].fill(0); // sectors 2960 to 3039, in the 'A's
+    image[bitmap + 511] = 0b0101_0101; // every other one of the last 8
+    patch_header(&mut image, 40, &parent);
+    let name: Vec<u8> = PARENT_NAME
+        .encode_utf16()
+        .flat_map(u16::to_be_bytes)
+        .collect();
+    patch_header(&mut image, 64, &name);
+    for footer in [0, image.len() - 512] {
+        image[footer + 60..footer + 64].copy_from_slice(&4u32.to_be_bytes());
+        fix_checksum(&mut image[footer..footer + 512], 64);
+    }
+    image
+}
+
+/// What the differencing disk `image` reads as, sector by sector from its own BAT and
+/// bitmaps: the child's bytes (`child`, qemu-img's read of the dynamic image before the
+/// patch) where the block is allocated and the sector's bit set, the parent's (`parent`,
+/// its virtual disk) elsewhere, and zeros past the parent's end.
+fn composed(image: &[u8], child: &[u8], parent: &[u8]) -> Vec<u8> {
+    let bat = be64(image, 512 + 16) as usize;
+    let block_size = be32(image, 512 + 32) as usize;
+    let mut out = child.to_vec();
+    for start in (0..child.len()).step_by(512) {
+        let (block, sector) = (start / block_size, start % block_size / 512);
+        let entry = be32(image, bat + 4 * block);
+        let own = entry != u32::MAX
+            && image[entry as usize * 512 + sector / 8] & (0x80 >> (sector % 8)) != 0;
+        if !own {
+            let end = (start + 512).min(child.len());
+            for (at, byte) in out[start..end].iter_mut().enumerate() {
+                *byte = parent.get(start + at).copied().unwrap_or(0);
+            }
+        }
+    }
+    out
+}
+
+/// The unique id in the footer of `image`.
+fn footer_id(image: &[u8]) -> [u8; 16] {
+    image[image.len() - 512 + 68..][..16].try_into().unwrap()
+}
+
+/// A differencing disk over a dynamic VHD parent of the same size reads as the composition
+/// of the two: its own sectors where allocated with the bit set, the parent's elsewhere.
+#[test]
+fn differencing_reads_through_its_parent() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((child, child_raw)) = image(dir.path(), "subformat=dynamic") else {
+        return;
+    };
+    let (parent, parent_raw) = image_of(
+        dir.path(),
+        &parent_disk(source_disk().len()),
+        "subformat=dynamic",
+    )
+    .unwrap();
+    assert_eq!(parent_raw.len(), child_raw.len());
+    let image = differencing(child, footer_id(&parent));
+    let expected = composed(&image, &child_raw, &parent_raw);
+    // The composition mixes both: the child's sector 0, the parent's sector 1 and block 1.
+    assert_eq!(expected[..512], child_raw[..512]);
+    assert_eq!(expected[512..1024], parent_raw[512..1024]);
+    assert_ne!(child_raw[512..1024], parent_raw[512..1024]);
+    assert_eq!(expected[3 << 20..][..4096], parent_raw[3 << 20..][..4096]);
+    let mut disk = Disk::open(image, None, Some(Disk::open(parent, None, None).unwrap())).unwrap();
+    assert_eq!(disk.backing_name(), Some(PARENT_NAME_ESCAPED));
+    assert!(matches!(
+        disk.map(0, 4096).unwrap(),
+        Extent::Data { len: 512, .. }
+    ));
+    assert_eq!(disk.map(512, 4096).unwrap(), Extent::Backing { len: 512 });
+    assert_eq!(
+        disk.map(8 * 512, 4096).unwrap(),
+        Extent::Backing { len: 4096 }
+    );
+    assert_eq!(disk.locate(512, 512).unwrap().0, 1);
+    assert_disk_reads_as(&mut disk, &expected);
+}
+
+/// A differencing disk handed a VHD whose unique id is not the one its header names is
+/// refused, naming both ids.
+#[test]
+fn differencing_over_the_wrong_parent() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((child, _)) = image(dir.path(), "subformat=dynamic") else {
+        return;
+    };
+    let (parent, _) = image_of(
+        dir.path(),
+        &parent_disk(source_disk().len()),
+        "subformat=dynamic",
+    )
+    .unwrap();
+    let given = footer_id(&parent);
+    let mut named = given;
+    named[15] ^= 0x5a;
+    let image = differencing(child, named);
+    let hex = |id: [u8; 16]| id.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let err = Disk::open(image, None, Some(Disk::open(parent, None, None).unwrap()))
+        .err()
+        .unwrap();
+    assert!(
+        matches!(&err, Error::Chain(m) if m.contains(&format!(
+            "vhd: the parent's unique id {} is not {}",
+            hex(given),
+            hex(named)
+        ))),
+        "{err}"
+    );
+}
+
+/// A raw parent carries no unique id: the user named it, and it is read as given.
+#[test]
+fn differencing_over_a_raw_parent() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((child, child_raw)) = image(dir.path(), "subformat=dynamic") else {
+        return;
+    };
+    let parent_raw = parent_disk(child_raw.len());
+    let image = differencing(child, [0xab; 16]);
+    let expected = composed(&image, &child_raw, &parent_raw);
+    let parent = Disk::open(parent_raw, Some(Format::Raw), None).unwrap();
+    let mut disk = Disk::open(image, None, Some(parent)).unwrap();
+    assert_disk_reads_as(&mut disk, &expected);
+}
+
+/// A parent smaller than the child (a fixed VHD, whose id is checked too): past its end the
+/// sectors the child does not hold read as zeros.
+#[test]
+fn differencing_over_a_smaller_parent() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((child, child_raw)) = image(dir.path(), "subformat=dynamic") else {
+        return;
+    };
+    let (parent, parent_raw) = image_of(
+        dir.path(),
+        &parent_disk(3 * 1024 * 1024 + 777),
+        "subformat=fixed",
+    )
+    .unwrap();
+    assert!(parent_raw.len() < 4 * 1024 * 1024);
+    let image = differencing(child, footer_id(&parent));
+    let expected = composed(&image, &child_raw, &parent_raw);
+    // Block 2, unallocated in the child, is past the parent: zeros, where qemu-img's
+    // dynamic image held random data.
+    assert!(expected[parent_raw.len()..].iter().all(|&b| b == 0));
+    assert!(child_raw[4 << 20..][..4096].iter().any(|&b| b != 0));
+    let parent = Disk::open(parent, None, None).unwrap();
+    assert_eq!(parent.size(), parent_raw.len() as u64);
+    let mut disk = Disk::open(image, None, Some(parent)).unwrap();
+    assert_disk_reads_as(&mut disk, &expected);
+}
+
+/// A backing disk handed to a dynamic disk, which has no parent, is refused.
+#[test]
+fn backing_for_a_dynamic_disk_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((image, expected)) = image(dir.path(), "subformat=dynamic") else {
+        return;
+    };
+    let parent = Disk::open(expected, Some(Format::Raw), None).unwrap();
+    let err = Disk::open(image, None, Some(parent)).err().unwrap();
+    assert!(
+        matches!(&err, Error::Chain(m) if m.contains("has no backing file")),
+        "{err}"
+    );
 }

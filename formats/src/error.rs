@@ -52,7 +52,8 @@ pub enum Error {
     /// The bytes match more than one format (`auto` detection): the caller must say which.
     Ambiguous(String),
     /// The backing chain handed over does not match the image's: a backing disk given for an
-    /// image without one, or none for an image that has one.
+    /// image without one, or a differencing VHD's parent whose unique id is not the one the
+    /// image names.
     Chain(String),
     /// A read past the virtual disk's end.
     OutOfBounds {

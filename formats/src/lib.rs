@@ -1,5 +1,5 @@
 //! Read-only disk image formats over an image file's bytes: qcow2 (versions 2 and 3), VMDK
-//! (monolithicSparse and streamOptimized) and VHD (fixed and dynamic), and raw.
+//! (monolithicSparse and streamOptimized) and VHD (fixed, dynamic and differencing), and raw.
 //!
 //! Plain Rust, `no_std` with `alloc`: the image-reader component (`components/image-reader`)
 //! is thin glue over this crate, and its tests run natively on images `qemu-img` made. An image

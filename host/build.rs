@@ -2,7 +2,8 @@
 //! `BLOCKPART_PARTITIONER_COMPONENT`, for `include_bytes!`. The components only tests use are built
 //! by the test artifacts crate (`test-programs/artifacts/`), not here. The image reader
 //! (`components/image-reader/`): `BLOCKPART_IMAGE_READER_COMPONENT`. With the `fs` feature, also the
-//! filesystem reader, composed on the partitioner: `BLOCKPART_READER_COMPONENT`.
+//! filesystem reader, composed on the partitioner: `BLOCKPART_READER_COMPONENT`, and on the
+//! partitioner on the image reader: `BLOCKPART_READER_ON_IMAGE_COMPONENT`.
 
 use anyhow::Result;
 use blockpart_component_build::{build_components, locked_version, workspace};
@@ -27,26 +28,33 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// The reader composed on the partitioner, into `OUT_DIR`.
+/// The reader composed on the partitioner, and on the partitioner on the image reader, into
+/// `OUT_DIR`.
 #[cfg(feature = "fs")]
 fn compose_reader(built: &[std::path::PathBuf]) -> Result<()> {
     use anyhow::Context;
-    let [partitioner, _image, reader] = built else {
+    use blockpart_component_build::compose;
+    let [partitioner, image, reader] = built else {
         anyhow::bail!("expected three components, built {}", built.len());
     };
     let read = |path: &std::path::Path| {
         std::fs::read(path).with_context(|| format!("reading {}", path.display()))
     };
-    let composed = blockpart_component_build::compose::reader_on_partitioner(
-        read(partitioner)?,
-        read(reader)?,
+    let out_dir = std::path::PathBuf::from(std::env::var_os("OUT_DIR").context("no OUT_DIR")?);
+    let write = |variable: &str, name: &str, composed: Vec<u8>| -> Result<()> {
+        let out = out_dir.join(name);
+        std::fs::write(&out, composed).with_context(|| format!("writing {}", out.display()))?;
+        println!("cargo:rustc-env={variable}={}", out.display());
+        Ok(())
+    };
+    write(
+        "BLOCKPART_READER_COMPONENT",
+        "reader-on-partitioner.wasm",
+        compose::reader_on_partitioner(read(partitioner)?, read(reader)?)?,
     )?;
-    let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").context("no OUT_DIR")?)
-        .join("reader-on-partitioner.wasm");
-    std::fs::write(&out, composed).with_context(|| format!("writing {}", out.display()))?;
-    println!(
-        "cargo:rustc-env=BLOCKPART_READER_COMPONENT={}",
-        out.display()
-    );
-    Ok(())
+    write(
+        "BLOCKPART_READER_ON_IMAGE_COMPONENT",
+        "reader-on-image.wasm",
+        compose::reader_on_image(read(image)?, read(partitioner)?, read(reader)?)?,
+    )
 }

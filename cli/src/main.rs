@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use blockpart_core::SectorSize;
-use blockpart_host::{Limits, PARTITIONER_COMPONENT};
-use clap::{Parser, Subcommand};
+use blockpart_host::{Limits, PARTITIONER_COMPONENT, READER_COMPONENT, READER_ON_IMAGE_COMPONENT};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use args::{DiskArgs, LimitArgs, Range, sector_size};
 use commands::{bench, conformance, copy, files, show};
@@ -148,11 +148,15 @@ enum Command {
         #[arg(short, long, value_name = "DIR", default_value = ".")]
         out: PathBuf,
     },
-    /// Writes the built-in partitioner component, for jco, wac or another host.
+    /// Writes a built-in component, for jco, wac or another host.
     Component {
         /// Where to write it; `-` is standard output.
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
+        /// Which: the partitioner (imports a `block-device`), the filesystem reader composed
+        /// on it, or both composed on the image reader (imports only an image `file`).
+        #[arg(long, value_enum, default_value_t = Stack::Partitioner)]
+        stack: Stack,
     },
 }
 
@@ -161,8 +165,29 @@ impl Command {
     fn streams(&self) -> &'static [Stream] {
         match self {
             Self::Write { .. } => &[Stream::Input],
-            Self::Component { output } if output.as_os_str() != "-" => &[],
+            Self::Component { output, .. } if output.as_os_str() != "-" => &[],
             _ => &[Stream::Output],
+        }
+    }
+}
+
+/// The built-in components `blockpart component` writes.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Stack {
+    /// The partitioner: world `partitioner`.
+    Partitioner,
+    /// The filesystem reader on the partitioner: world `reader-on-partitioner`.
+    Reader,
+    /// The filesystem reader on the partitioner on the image reader: world `reader-on-image`.
+    Image,
+}
+
+impl Stack {
+    fn bytes(self) -> &'static [u8] {
+        match self {
+            Self::Partitioner => PARTITIONER_COMPONENT,
+            Self::Reader => READER_COMPONENT,
+            Self::Image => READER_ON_IMAGE_COMPONENT,
         }
     }
 }
@@ -212,11 +237,11 @@ fn run(command: Command, limits: Limits) -> Result<ExitCode> {
             };
             bench::run(&disk, &options, &out)?;
         }
-        Command::Component { output } if output.as_os_str() == "-" => io::stdout()
-            .write_all(PARTITIONER_COMPONENT)
+        Command::Component { output, stack } if output.as_os_str() == "-" => io::stdout()
+            .write_all(stack.bytes())
             .and_then(|()| io::stdout().flush())
             .context("writing the component to standard output")?,
-        Command::Component { output } => std::fs::write(&output, PARTITIONER_COMPONENT)
+        Command::Component { output, stack } => std::fs::write(&output, stack.bytes())
             .with_context(|| format!("writing {}", output.display()))?,
     }
     Ok(ExitCode::SUCCESS)

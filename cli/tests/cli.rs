@@ -281,6 +281,15 @@ fn component_command_writes_the_embedded_guest() {
         std::fs::read(&path).unwrap(),
         blockpart_host::PARTITIONER_COMPONENT
     );
+    for (stack, bytes) in [
+        ("partitioner", blockpart_host::PARTITIONER_COMPONENT),
+        ("reader", blockpart_host::READER_COMPONENT),
+        ("image", blockpart_host::READER_ON_IMAGE_COMPONENT),
+    ] {
+        let out = blockpart(&["component", "--stack", stack, "-o", "-"], b"");
+        assert!(out.status.success(), "{stack}");
+        assert!(out.stdout == bytes, "--stack {stack}");
+    }
 }
 
 #[test]

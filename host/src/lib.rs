@@ -45,8 +45,8 @@ pub use runtime::{Instance, PARTITIONER_COMPONENT, PartitionHandle, Runtime};
 // The filesystem reader composed on the partitioner, with the `fs` feature.
 #[cfg(feature = "fs")]
 pub use reader::{
-    DirEntry, FileKind, FsError, FsHandle, FsKind, Metadata, READER_COMPONENT, ReaderError,
-    ReaderInstance, ReaderRuntime,
+    DirEntry, FileKind, FsError, FsHandle, FsKind, Metadata, READER_COMPONENT,
+    READER_ON_IMAGE_COMPONENT, ReaderError, ReaderInstance, ReaderRuntime,
 };
 
 /// The version of wasmtime this host runs components with.

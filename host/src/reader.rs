@@ -30,6 +30,14 @@ use bindings::exports::blockpart_fs::reader::filesystem as wit;
 /// The filesystem reader composed on the built-in partitioner, as built by `build.rs`.
 pub const READER_COMPONENT: &[u8] = include_bytes!(env!("BLOCKPART_READER_COMPONENT"));
 
+/// The filesystem reader on the partitioner on the image reader, composed by `build.rs`: one
+/// component of world `reader-on-image` (`components/image-reader/wit`) that imports only the
+/// image reader's `file` and exports virtual disks, partitions and files. For hosts that run
+/// the whole stack in one sandbox; this crate's own hosts stack the image reader and the
+/// partitioner at run time instead, so that the host reads the mapped bytes itself.
+pub const READER_ON_IMAGE_COMPONENT: &[u8] =
+    include_bytes!(env!("BLOCKPART_READER_ON_IMAGE_COMPONENT"));
+
 /// Why a filesystem call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReaderError {

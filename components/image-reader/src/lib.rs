@@ -1,6 +1,6 @@
-//! The image reader as a component: `image` over imported image `file`s. Glue only:
-//! `blockpart-formats` does the reading, here a file becomes its `Source` and its types
-//! become the WIT's.
+//! The image reader as a component: `image` over imported image `file`s, each disk also a
+//! `block-device` of the contract (`device.rs`). Glue only: `blockpart-formats` does the
+//! reading, here a file becomes its `Source` and its types become the WIT's.
 
 #![allow(
     unsafe_code,
@@ -9,16 +9,19 @@
 )]
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use blockpart_formats::{Disk as FormatDisk, Error, Extent, Format, Reference, Source};
 
 wit_bindgen::generate!({ path: "wit", world: "image-reader" });
 
+mod device;
+
 use blockpart_image::reader::file::File;
 use exports::blockpart_image::reader::image as wit;
 
 /// The most bytes one `map` or `read` covers.
-const MAX_TRANSFER: u64 = 64 << 20;
+pub(crate) const MAX_TRANSFER: u64 = 64 << 20;
 
 struct Component;
 
@@ -27,6 +30,10 @@ export!(Component);
 impl wit::Guest for Component {
     type Disk = Disk;
 }
+
+/// A disk, shared with the devices made of it: a component instance is never re-entered, so
+/// the borrows of the `RefCell` cannot overlap.
+type Shared = Rc<RefCell<FormatDisk<HostFile>>>;
 
 /// The host's file, as `blockpart-formats` reads it.
 struct HostFile(File);
@@ -67,7 +74,7 @@ impl Source for Borrowed<'_> {
     }
 }
 
-struct Disk(RefCell<FormatDisk<HostFile>>);
+struct Disk(Shared);
 
 impl wit::GuestDisk for Disk {
     fn detect(image: &File) -> Result<wit::Format, wit::Error> {
@@ -81,10 +88,19 @@ impl wit::GuestDisk for Disk {
         format: Option<wit::Format>,
         backing: Option<wit::Disk>,
     ) -> Result<wit::Disk, wit::Error> {
-        let backing = backing.map(|disk| disk.into_inner::<Self>().0.into_inner());
+        let backing = match backing {
+            None => None,
+            Some(disk) => Some(
+                Rc::try_unwrap(disk.into_inner::<Self>().0)
+                    .map_err(|_| {
+                        wit::Error::Chain("the backing disk is still in use by a device".into())
+                    })?
+                    .into_inner(),
+            ),
+        };
         let disk =
             FormatDisk::open(HostFile(image), format.map(from_wit), backing).map_err(error)?;
-        Ok(wit::Disk::new(Self(RefCell::new(disk))))
+        Ok(wit::Disk::new(Self(Rc::new(RefCell::new(disk)))))
     }
 
     fn format(&self) -> wit::Format {
@@ -122,6 +138,10 @@ impl wit::GuestDisk for Disk {
         let mut buf = vec![0; len];
         self.0.borrow_mut().read(offset, &mut buf).map_err(error)?;
         Ok(buf)
+    }
+
+    fn device(&self) -> device::Handle {
+        device::Device::of(Rc::clone(&self.0))
     }
 }
 

@@ -18,10 +18,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use blockpart_cli::bench::{
-    Measurement, Op, Pattern, Positions, REQUEST_SIZES, Target, Via, report,
+    BenchDisk, Measurement, Op, Pattern, Positions, REQUEST_SIZES, Target, Via, report,
 };
 use blockpart_core::SectorSize;
-use blockpart_host::{FileDevice, PARTITIONER_COMPONENT, Runtime};
+use blockpart_host::{DiskOptions, FileDevice, ImageRuntime, PARTITIONER_COMPONENT, Runtime};
 use criterion::{Criterion, Throughput};
 
 const DISK_BYTES: u64 = 64 << 20;
@@ -48,9 +48,20 @@ fn requests(c: &mut Criterion, results: &RefCell<Vec<Measurement>>) {
                 group.throughput(Throughput::Bytes(bytes));
                 for via in Via::ALL {
                     let writable = op == Op::Write;
+                    let images = || Ok(ImageRuntime::new().unwrap());
+                    let bench_disk = BenchDisk {
+                        path: disk.path(),
+                        options: DiskOptions {
+                            format: None,
+                            backing: Vec::new(),
+                            sector_size,
+                            writable,
+                            partial_last_sector: false,
+                        },
+                        images: &images,
+                    };
                     let mut target =
-                        Target::open(via, disk.path(), sector_size, bytes, writable, &runtime)
-                            .unwrap();
+                        Target::open(via, &bench_disk, bytes, writable, &runtime).unwrap();
                     let sectors = bytes / 512;
                     let mut positions = Positions::new(pattern, sectors, DISK_BYTES / 512).unwrap();
                     let mut samples = Vec::new();

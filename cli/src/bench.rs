@@ -2,7 +2,10 @@
 //!
 //! [`Via::Native`] is `pread`/`pwrite` on the file into one reused buffer, the baseline; a
 //! Linux partition or `losetup --offset` costs no more. [`Via::Device`] calls the host's
-//! [`FileDevice`] directly, no Wasm. [`Via::Partition`] is [`Instance::read`] and
+//! device directly, no partitioner: a [`FileDevice`](blockpart_host::FileDevice) for a raw disk, the
+//! [`ImageDisk`](blockpart_host::ImageDisk) of an image (the image reader maps, the host
+//! reads), where native reads the image file at the same offsets. [`Via::Partition`] is
+//! [`Instance::read`] and
 //! [`Instance::write`]: the guest checks and maps each request (one call into it), the host
 //! moves the bytes between the file and the same reused buffer. [`Via::Lists`] is the path
 //! through the guest's memory (`partition.read` and `write` with `list<u8>`, the only one
@@ -17,7 +20,10 @@ use std::time::{Duration, Instant};
 
 use blockpart_core::{BlockDevice, SectorSize};
 
-use blockpart_host::{Error, FileDevice, Instance, OpenError, PartitionHandle, Runtime};
+use blockpart_host::{
+    AnyDisk, DiskError, DiskOptions, Error, ImageError, ImageRuntime, Instance, OpenError,
+    PartitionHandle, Runtime,
+};
 
 pub mod report;
 
@@ -29,9 +35,9 @@ pub const REQUEST_SIZES: [u64; 4] = [512, 4 << 10, 64 << 10, 1 << 20];
 pub enum Via {
     /// `pread`/`pwrite` on the file: the baseline.
     Native,
-    /// The host's [`FileDevice`], called directly.
+    /// The host's device ([`FileDevice`](blockpart_host::FileDevice), or an image's virtual disk), called directly.
     Device,
-    /// A partition of the component over a [`FileDevice`], mapped: the bytes go around the
+    /// A partition of the component over that device, mapped: the bytes go around the
     /// guest.
     Partition,
     /// The same partition, the bytes through the guest as `list<u8>`s.
@@ -91,6 +97,41 @@ impl Pattern {
     }
 }
 
+/// The disk measured: its file, and how to open it.
+pub struct BenchDisk<'a> {
+    /// The disk's file (an image's, for a format other than raw).
+    pub path: &'a Path,
+    /// Its format and backing chain, and the sector size of a raw disk; `writable` is set per
+    /// [`Target`].
+    pub options: DiskOptions,
+    /// The image reader, for a disk that is not raw.
+    pub images: &'a dyn Fn() -> Result<ImageRuntime, ImageError>,
+}
+
+impl BenchDisk<'_> {
+    /// The disk, writable or not: a raw file, or an image's virtual disk.
+    pub fn open(&self, writable: bool) -> Result<AnyDisk, BenchError> {
+        let options = DiskOptions {
+            writable,
+            ..self.options.clone()
+        };
+        Ok(AnyDisk::open(self.path, &options, || (self.images)())?)
+    }
+
+    /// Sectors every way can address: the disk's, and for an image no more than its file
+    /// holds, for native reads of the image file.
+    pub fn sectors(&self) -> Result<u64, BenchError> {
+        let disk = self.open(false)?;
+        let sectors = disk.info().size_sectors;
+        if let AnyDisk::Image(_) = disk {
+            let sector = u64::from(self.options.sector_size.get());
+            let held = std::fs::metadata(self.path)?.len().checked_div(sector);
+            return Ok(sectors.min(held.unwrap_or(0)));
+        }
+        Ok(sectors)
+    }
+}
+
 /// One way of making requests of a disk file.
 pub struct Target {
     kind: Kind,
@@ -102,22 +143,23 @@ pub struct Target {
 
 enum Kind {
     Native(File),
-    Device(FileDevice),
+    Device(AnyDisk),
     Partition(Box<Instance>, PartitionHandle),
     Lists(Box<Instance>, PartitionHandle),
 }
 
 impl Target {
-    /// Opens `file` to make requests of `request_bytes` `via` one way; `writable` for writes.
+    /// Opens `disk` to make requests of `request_bytes` `via` one way; `writable` for writes.
     pub fn open(
         via: Via,
-        file: &Path,
-        sector_size: SectorSize,
+        disk: &BenchDisk<'_>,
         request_bytes: u64,
         writable: bool,
         runtime: &Runtime,
     ) -> Result<Self, BenchError> {
-        let device = || FileDevice::open(file, sector_size, !writable);
+        let file = disk.path;
+        let sector_size = disk.options.sector_size;
+        let device = || disk.open(writable);
         let kind = match via {
             Via::Native => Kind::Native(
                 OpenOptions::new()
@@ -189,11 +231,14 @@ pub enum BenchError {
     /// The disk could not be opened.
     #[error(transparent)]
     Open(#[from] OpenError),
+    /// The disk or image could not be opened.
+    #[error(transparent)]
+    Disk(#[from] DiskError),
     /// A native request failed.
     #[error("native I/O: {0}")]
     Io(#[from] std::io::Error),
     /// A device request failed.
-    #[error("the file device: {0}")]
+    #[error("the device: {0}")]
     Device(#[from] blockpart_core::DeviceError),
     /// The partition failed a request.
     #[error(transparent)]
@@ -303,37 +348,29 @@ pub struct Workload {
     pub request_bytes: u64,
 }
 
-/// Runs `workload` every [`Via`] way on `file`, in `rounds` interleaved rounds of `slice` each
+/// Runs `workload` every [`Via`] way on `disk`, in `rounds` interleaved rounds of `slice` each
 /// (so a slow moment of the machine hits every way alike), and keeps each way's best round.
 /// The measurements come in the order of [`Via::ALL`].
 pub fn measure(
     runtime: &Runtime,
-    file: &Path,
-    sector_size: SectorSize,
+    disk: &BenchDisk<'_>,
     workload: Workload,
     rounds: u32,
     slice: Duration,
 ) -> Result<Vec<Measurement>, BenchError> {
     let size = || BenchError::Size(workload.request_bytes);
-    let request_sectors = sector_size
+    let request_sectors = disk
+        .options
+        .sector_size
         .sectors_in(workload.request_bytes)
         .ok_or_else(size)?;
-    let disk_sectors = FileDevice::open(file, sector_size, true)?
-        .info()
-        .size_sectors;
+    let disk_sectors = disk.sectors()?;
     let positions =
         Positions::new(workload.pattern, request_sectors, disk_sectors).ok_or_else(size)?;
     let writable = workload.op == Op::Write;
     let mut runs = Vec::new();
     for via in Via::ALL {
-        let target = Target::open(
-            via,
-            file,
-            sector_size,
-            workload.request_bytes,
-            writable,
-            runtime,
-        )?;
+        let target = Target::open(via, disk, workload.request_bytes, writable, runtime)?;
         runs.push((via, target, positions.clone(), None::<Measurement>));
     }
     for _ in 0..rounds.max(1) {

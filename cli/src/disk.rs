@@ -57,7 +57,7 @@ impl std::str::FromStr for FormatArg {
 }
 
 /// The built-in image reader, its compiled code cached as the partitioner's is.
-fn image_runtime(limits: Limits) -> Result<ImageRuntime, ImageError> {
+pub fn image_runtime(limits: Limits) -> Result<ImageRuntime, ImageError> {
     let runtime = match ImageRuntime::cached(IMAGE_READER_COMPONENT) {
         Ok(runtime) => runtime,
         Err(why) => {

@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use args::{DiskArgs, LimitArgs, Range, sector_size};
 use commands::{bench, conformance, copy, files, show};
+use disk::FormatArg;
 
 mod args;
 mod commands;
@@ -135,6 +136,13 @@ enum Command {
         /// Bytes per sector: a power of two, at least 512.
         #[arg(long, value_name = "BYTES", default_value = "512", value_parser = sector_size)]
         sector_size: SectorSize,
+        /// The image's format: auto (by its content), raw, qcow2, vmdk or vhd. For an image,
+        /// native reads the image file at the same offsets as the virtual disk's requests.
+        #[arg(long, value_name = "FORMAT", default_value = "auto")]
+        format: FormatArg,
+        /// A backing file of the image, nearest first; repeat it for a chain.
+        #[arg(long, value_name = "FILE")]
+        backing: Vec<PathBuf>,
         /// Also measures writes, which overwrite the disk with a pattern.
         #[arg(long)]
         write: bool,
@@ -223,6 +231,8 @@ fn run(command: Command, limits: Limits) -> Result<ExitCode> {
         Command::Bench {
             disk,
             sector_size,
+            format,
+            backing,
             write,
             rounds,
             slice,
@@ -231,6 +241,8 @@ fn run(command: Command, limits: Limits) -> Result<ExitCode> {
             let options = bench::BenchOptions {
                 limits,
                 sector_size,
+                format: format.format(),
+                backing,
                 write,
                 rounds,
                 slice: Duration::from_millis(slice),

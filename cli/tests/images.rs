@@ -477,6 +477,36 @@ fn ls_and_get_on_every_image_equal_the_raw_disks() {
     });
 }
 
+#[test]
+fn bench_measures_an_images_virtual_disk_and_refuses_to_write_it() {
+    let Some(fixture) = fixture() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = s(dir.path());
+    for name in ["deflate.qcow2", "stream-optimized.vmdk", "dynamic.vhd"] {
+        let image = fixture.image(name);
+        let before = fs::read(image).unwrap();
+        let bench = ["bench", "--rounds", "1", "--slice", "1", "-o", out];
+        let report = String::from_utf8(succeeds(&[&bench[..], &[s(image)]].concat())).unwrap();
+        let format = name.rsplit('.').next().unwrap();
+        assert!(
+            report.contains(&format!("({format} image)")),
+            "{name}: {report}"
+        );
+        // Every request size, sequential and random, each way.
+        let rows = report
+            .lines()
+            .filter(|line| line.starts_with("read "))
+            .count();
+        assert_eq!(rows, 8, "{name}: {report}");
+        let refused = blockpart(&[&bench[..], &["--write", s(image)]].concat());
+        let why = fails_cleanly(&refused, name);
+        assert!(why.contains("only raw disks are written"), "{name}: {why}");
+        assert!(fs::read(image).unwrap() == before, "{name} was written");
+    }
+}
+
 /// A raw disk whose first sector is a qcow2 header (the first 512 bytes of an image qemu-img
 /// made), the rest random: under `--format raw` its bytes are the disk's, exactly; under
 /// `auto` it is a qcow2 (CVE-2024-40767: format confusion is the user's call, made by naming

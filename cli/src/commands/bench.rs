@@ -1,28 +1,47 @@
 //! `blockpart bench`: the cost of the component, against native I/O, on the user's disk.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use blockpart_cli::bench::{self, Op, Pattern, REQUEST_SIZES, Workload, report};
+use blockpart_cli::bench::{self, BenchDisk, Op, Pattern, REQUEST_SIZES, Workload, report};
 use blockpart_core::SectorSize;
-use blockpart_host::{FileDevice, Limits, Runtime, WASMTIME_VERSION};
+use blockpart_host::{DiskOptions, Format, Limits, Runtime, WASMTIME_VERSION};
 
 use crate::args::{lock, print, runtime};
+use crate::disk::{described, image_runtime};
 
 pub struct BenchOptions {
     pub limits: Limits,
     pub sector_size: SectorSize,
+    /// The image's format, `None` to detect it.
+    pub format: Option<Format>,
+    pub backing: Vec<PathBuf>,
     pub write: bool,
     pub rounds: u32,
     pub slice: Duration,
 }
 
-pub fn run(disk: &Path, options: &BenchOptions, out: &Path) -> Result<()> {
+pub fn run(path: &Path, options: &BenchOptions, out: &Path) -> Result<()> {
     let runtime = runtime(options.limits)?;
     // Held while measuring as `cat` (shared) or `write` (exclusive) holds a disk, so --write
     // never writes its pattern over a disk another program is using.
-    let lock = lock(disk, options.write)?;
+    let lock = lock(path, options.write)?;
+    let images = || image_runtime(options.limits);
+    let disk = BenchDisk {
+        path,
+        options: DiskOptions {
+            format: options.format,
+            backing: options.backing.clone(),
+            sector_size: options.sector_size,
+            writable: options.write,
+            partial_last_sector: false,
+        },
+        images: &images,
+    };
+    // Opened once first, so that a disk that cannot be (a write to an image) fails before
+    // anything is measured, and so that the report names its format.
+    let format = disk.open(options.write)?.format();
     let ops: &[Op] = if options.write {
         &[Op::Read, Op::Write]
     } else {
@@ -41,22 +60,16 @@ pub fn run(disk: &Path, options: &BenchOptions, out: &Path) -> Result<()> {
                     pattern,
                     request_bytes,
                 };
-                let measured = bench::measure(
-                    &runtime,
-                    disk,
-                    options.sector_size,
-                    workload,
-                    options.rounds,
-                    options.slice,
-                )
-                .with_context(|| {
-                    format!(
-                        "measuring {} {}s of {request_bytes} bytes on {}",
-                        pattern.name(),
-                        op.name(),
-                        disk.display()
-                    )
-                })?;
+                let measured =
+                    bench::measure(&runtime, &disk, workload, options.rounds, options.slice)
+                        .with_context(|| {
+                            format!(
+                                "measuring {} {}s of {request_bytes} bytes on {}",
+                                pattern.name(),
+                                op.name(),
+                                path.display()
+                            )
+                        })?;
                 results.extend(measured);
             }
         }
@@ -65,14 +78,14 @@ pub fn run(disk: &Path, options: &BenchOptions, out: &Path) -> Result<()> {
     drop(lock);
     let mut text = format!(
         "blockpart bench {}: {}-byte sectors, best of {} rounds of {} ms; wasmtime {}\n\n",
-        disk.display(),
+        described(path, format),
         options.sector_size.get(),
         options.rounds,
         options.slice.as_millis(),
         WASMTIME_VERSION,
     );
     text.push_str(&report::table(&results));
-    text.push_str(&start_up(disk, options)?);
+    text.push_str(&start_up(&disk, options)?);
     print(&text)?;
 
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -97,7 +110,7 @@ pub fn run(disk: &Path, options: &BenchOptions, out: &Path) -> Result<()> {
 }
 
 /// Start-up costs, in this process and as a whole process.
-fn start_up(disk: &Path, options: &BenchOptions) -> Result<String> {
+fn start_up(disk: &BenchDisk<'_>, options: &BenchOptions) -> Result<String> {
     let sector_size = options.sector_size;
     let timed = |f: &mut dyn FnMut() -> Result<()>| -> Result<Duration> {
         let start = Instant::now();
@@ -110,7 +123,7 @@ fn start_up(disk: &Path, options: &BenchOptions) -> Result<String> {
     let runtime = Runtime::new()?;
     let first_read = timed(&mut || {
         let mut instance = runtime.instantiate()?;
-        let whole = instance.whole(FileDevice::open(disk, sector_size, true)?)?;
+        let whole = instance.whole(disk.open(false)?)?;
         let mut sector = vec![0; usize::try_from(sector_size.get())?];
         instance.read(whole, 0, &mut sector)?;
         Ok(())
@@ -120,12 +133,17 @@ fn start_up(disk: &Path, options: &BenchOptions) -> Result<String> {
     let mut processes = Vec::new();
     for _ in 0..11 {
         processes.push(timed(&mut || {
-            let status = std::process::Command::new(&exe)
-                .args(["cat", "--range", "0:1", "--sector-size"])
+            let mut cat = std::process::Command::new(&exe);
+            cat.args(["cat", "--range", "0:1", "--sector-size"])
                 .arg(sector_size.get().to_string())
-                .arg(disk)
-                .stdout(std::process::Stdio::null())
-                .status()?;
+                .arg(disk.path);
+            if let Some(format) = options.format {
+                cat.args(["--format", format.name()]);
+            }
+            for backing in &options.backing {
+                cat.arg("--backing").arg(backing);
+            }
+            let status = cat.stdout(std::process::Stdio::null()).status()?;
             anyhow::ensure!(status.success(), "blockpart cat failed: {status}");
             Ok(())
         })?);

@@ -1,12 +1,14 @@
 //! A virtual disk of an image, as a read-only [`BlockDevice`]: the image reader says where each
 //! range lands, and the host reads the image files itself.
 
-use std::sync::Mutex;
+use std::ops::Range;
+use std::sync::{Mutex, OnceLock};
 
 use blockpart_core::{BlockDevice, DeviceError, Info, SectorSize};
 use wasmtime::component::ResourceAny;
 
 use super::bindings::exports::blockpart_image::reader::image as wit;
+use super::open::Helpers;
 use super::{Format, ImageFile};
 use crate::runtime::GuestStore;
 
@@ -19,9 +21,15 @@ const MAX_CALL: usize = 64 << 20;
 /// from the image files into the caller's buffer: only bytes the reader alone can produce (a
 /// compressed cluster) pass through its memory. Every read the host makes is checked against
 /// the file it reads, whatever the reader answered. Writes are refused: `is-read-only`.
+///
+/// A read with compressed clusters to decode shares them out among more instances of the
+/// reader over the same open files, one per core (up to four), made the first time one is
+/// needed: decompression is the one part of reading an image that is all computation.
 pub struct ImageDisk {
     // Boxed: the store is large, and a disk is moved around by value.
     reader: Box<Mutex<Reader>>,
+    helpers: OnceLock<Vec<Mutex<Reader>>>,
+    opener: Box<Helpers>,
     format: Format,
     bytes: u64,
     info: Info,
@@ -48,10 +56,12 @@ impl std::fmt::Debug for ImageDisk {
 }
 
 impl ImageDisk {
-    /// The disk `reader` opened, of `bytes` bytes in `format`.
-    pub(super) fn new(reader: Reader, format: Format, bytes: u64) -> Self {
+    /// The disk `reader` opened, of `bytes` bytes in `format`; `opener` makes more readers.
+    pub(super) fn new(reader: Reader, opener: Helpers, format: Format, bytes: u64) -> Self {
         Self {
             reader: Box::new(Mutex::new(reader)),
+            helpers: OnceLock::new(),
+            opener: Box::new(opener),
             format,
             bytes,
             info: Info {
@@ -86,18 +96,97 @@ impl ImageDisk {
             .map_err(|_| DeviceError::Io("the image reader failed in another thread".into()))?;
         let mut at = offset;
         for chunk in buf.chunks_mut(MAX_CALL) {
-            reader.read(at, chunk)?;
+            let encoded = reader.read(at, chunk)?;
+            self.decode(&mut reader, at, chunk, &encoded)?;
             at = at.saturating_add(u64::try_from(chunk.len()).unwrap_or(u64::MAX));
         }
         Ok(())
     }
+
+    /// Fills the `encoded` ranges of `chunk`, which holds the disk's bytes from `offset`: with
+    /// `reader` alone, or shared out among it and the helpers when there are several.
+    fn decode(
+        &self,
+        reader: &mut Reader,
+        offset: u64,
+        chunk: &mut [u8],
+        encoded: &[Range<usize>],
+    ) -> Result<(), DeviceError> {
+        let mut pieces = Vec::with_capacity(encoded.len());
+        let mut rest = chunk;
+        let mut done = 0usize;
+        for range in encoded {
+            let gap = range.start.checked_sub(done);
+            let (_, tail) = gap
+                .and_then(|gap| rest.split_at_mut_checked(gap))
+                .ok_or_else(|| broke("mapped encoded bytes out of order"))?;
+            let (piece, tail) = tail
+                .split_at_mut_checked(range.len())
+                .ok_or_else(|| broke("mapped more bytes than were asked for"))?;
+            let at = offset.saturating_add(u64::try_from(range.start).unwrap_or(u64::MAX));
+            pieces.push((at, piece));
+            rest = tail;
+            done = range.end;
+        }
+        let helpers = match pieces.len() {
+            0 | 1 => &[][..],
+            _ => self.helpers.get_or_init(|| self.make_helpers()),
+        };
+        if helpers.is_empty() {
+            return pieces
+                .into_iter()
+                .try_for_each(|(at, piece)| reader.read_encoded(at, piece));
+        }
+        // Contiguous shares, the first for `reader`, in this thread.
+        let share = pieces.len().div_ceil(helpers.len().saturating_add(1));
+        let mut shares = pieces.chunks_mut(share.max(1));
+        let mine = shares.next().unwrap_or_default();
+        std::thread::scope(|scope| {
+            let others: Vec<_> = shares
+                .zip(helpers)
+                .map(|(share, helper)| {
+                    scope.spawn(move || {
+                        let mut helper = helper.lock().map_err(|_| {
+                            DeviceError::Io("an image reader failed in another thread".into())
+                        })?;
+                        share
+                            .iter_mut()
+                            .try_for_each(|(at, piece)| helper.read_encoded(*at, piece))
+                    })
+                })
+                .collect();
+            let first = mine
+                .iter_mut()
+                .try_for_each(|(at, piece)| reader.read_encoded(*at, piece));
+            // Every thread joined before the first error is returned.
+            others.into_iter().fold(first, |so_far, other| {
+                let other = other
+                    .join()
+                    .unwrap_or_else(|_| Err(DeviceError::Io("an image reader panicked".into())));
+                so_far.and(other)
+            })
+        })
+    }
+
+    /// One more reader per core past the first, up to four in all; none where they cannot be
+    /// made (the disk is then read by its own reader alone).
+    fn make_helpers(&self) -> Vec<Mutex<Reader>> {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        (1..cores.min(4))
+            .map_while(|_| self.opener.reader().ok().map(Mutex::new))
+            .collect()
+    }
 }
 
 impl Reader {
-    fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+    /// Fills `buf` with the disk's bytes from `offset`, but for the ranges of it that are
+    /// encoded, which it returns, in order, for [`Reader::read_encoded`].
+    fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<Vec<Range<usize>>, DeviceError> {
+        let mut encoded = Vec::new();
         if let Some(base) = self.linear {
             let at = base.checked_add(offset).ok_or(DeviceError::OutOfBounds)?;
-            return self.layer(0)?.read_at(at, buf).map_err(DeviceError::Io);
+            self.layer(0)?.read_at(at, buf).map_err(DeviceError::Io)?;
+            return Ok(encoded);
         }
         let len = u64::try_from(buf.len()).unwrap_or(u64::MAX);
         let extents = self.call("map", |store, image, disk| {
@@ -119,22 +208,26 @@ impl Reader {
                     .read_at(data.offset, piece)
                     .map_err(DeviceError::Io)?,
                 wit::Extent::Zero(_) => piece.fill(0),
-                wit::Extent::Encoded(_) => {
-                    let at = offset.saturating_add(u64::try_from(done).unwrap_or(u64::MAX));
-                    let bytes = self.call("read", |store, image, disk| {
-                        image.disk().call_read(store, disk, at, piece_len)
-                    })?;
-                    if bytes.len() != piece.len() {
-                        return Err(broke("read another number of bytes than were asked for"));
-                    }
-                    piece.copy_from_slice(&bytes);
-                }
+                wit::Extent::Encoded(_) => encoded.push(done..done.saturating_add(piece.len())),
             }
             done = done.saturating_add(piece.len());
         }
         if done != buf.len() {
             return Err(broke("mapped fewer bytes than were asked for"));
         }
+        Ok(encoded)
+    }
+
+    /// Fills `piece` with the disk's encoded bytes from `offset`, decoded by the reader.
+    fn read_encoded(&mut self, offset: u64, piece: &mut [u8]) -> Result<(), DeviceError> {
+        let len = u64::try_from(piece.len()).unwrap_or(u64::MAX);
+        let bytes = self.call("read", |store, image, disk| {
+            image.disk().call_read(store, disk, offset, len)
+        })?;
+        if bytes.len() != piece.len() {
+            return Err(broke("read another number of bytes than were asked for"));
+        }
+        piece.copy_from_slice(&bytes);
         Ok(())
     }
 

@@ -68,31 +68,54 @@ impl ImageRuntime {
         format: Option<Format>,
         backing: &[PathBuf],
     ) -> Result<ImageDisk, ImageError> {
-        let (mut store, exports) = self.0.instantiate()?;
-        let image = exports.blockpart_image_reader_image().clone();
-        let mut layers = Vec::new();
-        let mut below: Option<ResourceAny> = None;
         // From the bottom of the chain up; the backing disks' formats are detected.
         let chain = backing
             .iter()
             .rev()
             .map(|path| (path.as_path(), None))
             .chain([(path, format)]);
-        for (path, format) in chain {
-            let file = open_file(path)?;
-            layers.insert(0, file.clone());
+        let mut chain: Vec<Layer> = chain
+            .map(|(path, format)| {
+                Ok(Layer {
+                    path: path.to_owned(),
+                    format,
+                    file: open_file(path)?,
+                })
+            })
+            .collect::<Result<_, ImageError>>()?;
+        let (reader, format, bytes) = self.reader(&chain)?;
+        // A helper opens the image as the first reader found it.
+        if let Some(top) = chain.last_mut() {
+            top.format = Some(format);
+        }
+        let helpers = Helpers {
+            runtime: self.clone(),
+            chain,
+        };
+        Ok(ImageDisk::new(reader, helpers, format, bytes))
+    }
+
+    /// A fresh instance with `chain` opened in it, bottom first: the reader, the image's
+    /// format and its virtual size in bytes.
+    fn reader(&self, chain: &[Layer]) -> Result<(Reader, Format, u64), ImageError> {
+        let (mut store, exports) = self.0.instantiate()?;
+        let image = exports.blockpart_image_reader_image().clone();
+        let mut layers = Vec::new();
+        let mut below: Option<ResourceAny> = None;
+        for layer in chain {
+            layers.insert(0, layer.file.clone());
             let handle: Resource<ImageFile> = store
                 .state_mut()
                 .table_mut()
-                .push(file)
+                .push(layer.file.clone())
                 .map_err(wasmtime::Error::from)?;
             let opened = store.call("open", |store| {
                 image
                     .disk()
-                    .call_open(store, handle, format.map(to_wit), below)
+                    .call_open(store, handle, layer.format.map(to_wit), below)
             })?;
             below = Some(opened.map_err(|refused| ImageError::Image {
-                path: path.to_owned(),
+                path: layer.path.clone(),
                 source: from_wit(refused),
             })?);
         }
@@ -115,7 +138,28 @@ impl ImageRuntime {
             layers,
             linear,
         };
-        Ok(ImageDisk::new(reader, self::format(format), bytes))
+        Ok((reader, self::format(format), bytes))
+    }
+}
+
+/// A file of a chain, opened once: every instance over the chain reads the same open file.
+struct Layer {
+    path: PathBuf,
+    format: Option<Format>,
+    file: ImageFile,
+}
+
+/// What opens more instances of the reader over a disk's chain, for decompressing on more
+/// than one core.
+pub(super) struct Helpers {
+    runtime: ImageRuntime,
+    chain: Vec<Layer>,
+}
+
+impl Helpers {
+    /// A reader over the same open files, or why none could be made.
+    pub(super) fn reader(&self) -> Result<Reader, ImageError> {
+        Ok(self.runtime.reader(&self.chain)?.0)
     }
 }
 
